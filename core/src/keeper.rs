@@ -1,0 +1,394 @@
+//! The facade: one `Keeper` owning the session table, the breaker and the sync queue.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::breaker::{BreakerState, CircuitBreaker};
+use crate::clock::{soonest, Clock};
+use crate::config::Config;
+use crate::error::{validate_session_id, KeeperError};
+use crate::input::Input;
+use crate::output::{BreakerChange, Output};
+use crate::queue::{ItemKind, NewItem, SyncQueue};
+use crate::rng::Jitter;
+use crate::session::{BackendStatus, Effect, SessionTable};
+use crate::views::{Alert, HealthView, SessionsView};
+
+/// Snapshot format version; bumped on incompatible changes.
+pub const SNAPSHOT_VERSION: u32 = 1;
+/// Longest QR string accepted (Baileys' are about 240 characters).
+pub const MAX_QR_LEN: usize = 4_096;
+/// Longest custom path accepted.
+pub const MAX_PATH_LEN: usize = 512;
+
+/// What `handle` answers besides outputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Ack {
+    /// Taken.
+    Accepted,
+    /// Sessions removed by a cleanup command.
+    Removed {
+        /// Their ids.
+        removed: Vec<String>,
+        /// `removed.len()`.
+        count: usize,
+    },
+    /// An item was queued.
+    Enqueued {
+        /// Its id.
+        item_id: u64,
+        /// Its idempotency key.
+        idempotency_key: String,
+    },
+}
+
+/// The keeper. See the crate docs for the call contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Keeper {
+    version: u32,
+    config: Config,
+    clock: Clock,
+    sessions: SessionTable,
+    breaker: CircuitBreaker,
+    queue: SyncQueue,
+    jitter: Jitter,
+    outputs: VecDeque<Output>,
+}
+
+impl Keeper {
+    /// A keeper with a validated config.
+    pub fn new(config: Config) -> Result<Self, KeeperError> {
+        config.validate()?;
+        Ok(Self {
+            version: SNAPSHOT_VERSION,
+            queue: SyncQueue::new(&config),
+            jitter: Jitter::new(config.seed),
+            config,
+            clock: Clock::default(),
+            sessions: SessionTable::default(),
+            breaker: CircuitBreaker::new(),
+            outputs: VecDeque::new(),
+        })
+    }
+
+    /// The config.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Feeds one input at `now`. Timers due by `now` fire first. On error nothing changed
+    /// (except that due timers fired).
+    pub fn handle(&mut self, now: u64, input: Input) -> Result<Ack, KeeperError> {
+        let now = self.clock.advance(now);
+        self.fire_timers(now);
+        let result = self.apply(now, input);
+        self.drive(now);
+        result
+    }
+
+    /// Fires every timer due by `now` and dispatches what may leave.
+    pub fn handle_timeout(&mut self, now: u64) {
+        let now = self.clock.advance(now);
+        self.fire_timers(now);
+        self.drive(now);
+    }
+
+    /// The next thing to do. Drain until `None` after every `handle*`.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When to call `handle_timeout` next; always later than the last `now`.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        soonest([
+            self.sessions.poll_timeout(),
+            self.breaker.poll_timeout(),
+            self.queue.poll_timeout(&self.breaker, &self.config),
+        ])
+    }
+
+    /// The last effective `now`.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    fn apply(&mut self, now: u64, input: Input) -> Result<Ack, KeeperError> {
+        let mut fx = Vec::new();
+        let ack = match input {
+            Input::AddSession { session_id } => {
+                validate_session_id(&session_id)?;
+                if self.sessions.contains(&session_id) {
+                    return Err(KeeperError::SessionExists(session_id));
+                }
+                self.sessions.add(&session_id, now, &self.config, &mut fx);
+                Ack::Accepted
+            }
+            Input::RemoveSession { session_id, reason } => {
+                self.known(&session_id)?;
+                let reason = reason.unwrap_or_else(|| "removed_by_operator".into());
+                self.sessions.remove(
+                    &session_id,
+                    BackendStatus::Removed,
+                    &reason,
+                    now,
+                    &self.config,
+                    &mut fx,
+                );
+                Ack::Accepted
+            }
+            Input::ConnectionUpdate { session_id, update } => {
+                if !self.sessions.contains(&session_id) {
+                    if update.qr.is_some() {
+                        self.sessions.count_unknown_qr();
+                    }
+                    return Err(KeeperError::UnknownSession(session_id));
+                }
+                if let Some(qr) = &update.qr {
+                    if qr.is_empty() || qr.len() > MAX_QR_LEN {
+                        return Err(KeeperError::InvalidItem(format!(
+                            "qr must be 1 to {MAX_QR_LEN} characters, got {}",
+                            qr.len()
+                        )));
+                    }
+                    if self.sessions.qr_would_forward(&session_id, &self.config)
+                        && !self.queue.would_coalesce(&qr_key(&session_id))
+                        && self.queue.is_full(&self.config)
+                    {
+                        self.queue.count_rejected_full();
+                        return Err(KeeperError::QueueFull { capacity: self.config.max_queue_size });
+                    }
+                }
+                self.sessions.update(&session_id, &update, now, &self.config, &mut self.jitter, &mut fx);
+                Ack::Accepted
+            }
+            Input::DeliveryResult { delivery_id, outcome } => {
+                self.queue.on_result(
+                    now,
+                    delivery_id,
+                    &outcome,
+                    &mut self.breaker,
+                    &mut self.jitter,
+                    &self.config,
+                    &mut self.outputs,
+                );
+                Ack::Accepted
+            }
+            Input::Enqueue { path, payload, key, session_id } => {
+                if !path.starts_with('/') || path.len() > MAX_PATH_LEN || path.contains("..") {
+                    return Err(KeeperError::InvalidItem(format!(
+                        "path must start with `/`, be at most {MAX_PATH_LEN} characters and not contain `..`"
+                    )));
+                }
+                if let Some(id) = &session_id {
+                    validate_session_id(id)?;
+                }
+                let lane = match (&session_id, &key) {
+                    (Some(id), _) => id.clone(),
+                    (None, Some(key)) => format!("custom:{key}"),
+                    (None, None) => "custom".to_owned(),
+                };
+                let item = NewItem {
+                    kind: ItemKind::Custom,
+                    lane,
+                    coalesce_key: key.map(|k| format!("custom:{k}")),
+                    path,
+                    body: payload,
+                    render_qr: None,
+                    session_id,
+                };
+                let (item_id, idempotency_key) = self
+                    .queue
+                    .enqueue(now, item, false, &self.config)
+                    .map_err(|_| KeeperError::QueueFull { capacity: self.config.max_queue_size })?;
+                Ack::Enqueued { item_id, idempotency_key }
+            }
+            Input::CleanupInactive { idle_for_ms } => {
+                let removed =
+                    self.sessions.cleanup_inactive(now, idle_for_ms.unwrap_or(0), &self.config, &mut fx);
+                Ack::Removed { count: removed.len(), removed }
+            }
+            Input::CleanupPending { older_than_ms } => {
+                let removed =
+                    self.sessions.cleanup_pending(now, older_than_ms.unwrap_or(0), &self.config, &mut fx);
+                Ack::Removed { count: removed.len(), removed }
+            }
+            Input::Restarted => {
+                self.queue.requeue_in_flight(now, &mut self.breaker);
+                Ack::Accepted
+            }
+        };
+        self.apply_effects(now, fx);
+        Ok(ack)
+    }
+
+    fn known(&self, id: &str) -> Result<(), KeeperError> {
+        if self.sessions.contains(id) {
+            Ok(())
+        } else {
+            Err(KeeperError::UnknownSession(id.to_owned()))
+        }
+    }
+
+    fn fire_timers(&mut self, now: u64) {
+        if let Some((from, to)) = self.breaker.handle_timeout(now) {
+            self.outputs.push_back(Output::BreakerChanged(BreakerChange { from, to, at: now }));
+        }
+        self.queue.expire_leases(now, &mut self.breaker, &mut self.jitter, &self.config, &mut self.outputs);
+        let mut fx = Vec::new();
+        self.sessions.handle_timeout(now, &self.config, &mut fx);
+        self.apply_effects(now, fx);
+    }
+
+    fn drive(&mut self, now: u64) {
+        self.queue.dispatch(now, &mut self.breaker, &self.config, &mut self.outputs);
+    }
+
+    fn apply_effects(&mut self, now: u64, fx: Vec<Effect>) {
+        for effect in fx {
+            match effect {
+                Effect::Command(c) => self.outputs.push_back(Output::Command(c)),
+                Effect::Changed(c) => self.outputs.push_back(Output::SessionChanged(c)),
+                Effect::PurgeQrs { session_id, reason } => self.queue.purge_qrs(now, &session_id, reason),
+                Effect::Status { session_id, status, reason, at } => {
+                    let mut body = json!({ "sessionId": session_id, "status": status.as_str(), "at": at });
+                    if let Some(reason) = reason {
+                        body["reason"] = json!(reason);
+                    }
+                    let item = NewItem {
+                        kind: ItemKind::Status,
+                        lane: session_id.clone(),
+                        coalesce_key: None,
+                        path: "/status".into(),
+                        body,
+                        render_qr: None,
+                        session_id: Some(session_id),
+                    };
+                    // Statuses are bounded by the sessions and must not be lost: no capacity check.
+                    let _ = self.queue.enqueue(now, item, true, &self.config);
+                }
+                Effect::Qr { session_id, qr, at } => {
+                    let item = NewItem {
+                        kind: ItemKind::Qr,
+                        lane: session_id.clone(),
+                        coalesce_key: Some(qr_key(&session_id)),
+                        path: "/qr".into(),
+                        body: json!({ "sessionId": session_id, "qr": qr, "at": at }),
+                        render_qr: Some(qr),
+                        session_id: Some(session_id),
+                    };
+                    // Room was checked before the update was applied.
+                    let _ = self.queue.enqueue(now, item, true, &self.config);
+                }
+            }
+        }
+    }
+
+    /// `GET /sessions`.
+    pub fn sessions(&self, now: u64) -> SessionsView {
+        let now = now.max(self.clock.now());
+        let pending_sessions = self.sessions.pending_views(now);
+        SessionsView {
+            sessions: self.sessions.views(&self.config),
+            pending_count: pending_sessions.len(),
+            pending_sessions,
+        }
+    }
+
+    /// `GET /health`.
+    pub fn health(&self, now: u64) -> HealthView {
+        let now = now.max(self.clock.now());
+        let (connected, pending, reconnecting) = self.sessions.census();
+        let breaker = self.breaker.view(now);
+        let queue = self.queue.view(now, &self.config);
+        let mut alerts = Vec::new();
+        if self.breaker.state() != BreakerState::Closed {
+            if let Some(open_for) =
+                breaker.open_for_ms.filter(|ms| *ms > self.config.breaker_open_alert_after)
+            {
+                alerts.push(Alert {
+                    kind: "breaker_open".into(),
+                    message: format!("circuit breaker not closed for {} s", open_for / 1_000),
+                });
+            }
+        }
+        if pending > self.config.pending_alert_threshold as usize {
+            alerts.push(Alert {
+                kind: "pending_sessions".into(),
+                message: format!(
+                    "{pending} sessions pending (limit {})",
+                    self.config.pending_alert_threshold
+                ),
+            });
+        }
+        if queue.depth * 10 >= u64::from(self.config.max_queue_size) * 9 {
+            alerts.push(Alert {
+                kind: "queue_near_capacity".into(),
+                message: format!("{} of {} queue slots used", queue.depth, self.config.max_queue_size),
+            });
+        }
+        if !queue.conservation_ok {
+            alerts.push(Alert { kind: "accounting".into(), message: "queue counters do not balance".into() });
+        }
+        HealthView {
+            status: if alerts.is_empty() { "ok" } else { "degraded" }.into(),
+            active_sessions: self.sessions.len(),
+            connected_sessions: connected,
+            pending_count: pending,
+            reconnecting_sessions: reconnecting,
+            reconnect_slots_in_use: self.sessions.slots_in_use(),
+            circuit_breaker: breaker,
+            queue,
+            counters: self.sessions.counters().clone(),
+            alerts,
+            now,
+        }
+    }
+
+    /// The last QR of a pending session, for `GET /sessions/{id}/qr`.
+    pub fn qr(&self, session_id: &str) -> Option<&str> {
+        self.sessions.qr(session_id)
+    }
+
+    /// Read access to the session table (for checks and views).
+    pub fn session_table(&self) -> &SessionTable {
+        &self.sessions
+    }
+
+    /// Read access to the queue (for checks and views).
+    pub fn queue(&self) -> &SyncQueue {
+        &self.queue
+    }
+
+    /// Read access to the breaker.
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+
+    /// The whole state as JSON (deterministic: same state, same bytes).
+    pub fn snapshot(&self) -> String {
+        serde_json::to_string(self).expect("the state is plain data")
+    }
+
+    /// Rebuilds a keeper from [`Self::snapshot`]. Call `handle(now, Input::Restarted)` after a
+    /// crash so requests that were in flight are sent again.
+    pub fn restore(snapshot: &str) -> Result<Self, KeeperError> {
+        let keeper: Keeper =
+            serde_json::from_str(snapshot).map_err(|e| KeeperError::Snapshot(e.to_string()))?;
+        if keeper.version != SNAPSHOT_VERSION {
+            return Err(KeeperError::Snapshot(format!(
+                "version {} is not {SNAPSHOT_VERSION}",
+                keeper.version
+            )));
+        }
+        keeper.config.validate()?;
+        Ok(keeper)
+    }
+}
+
+fn qr_key(session_id: &str) -> String {
+    format!("qr:{session_id}")
+}

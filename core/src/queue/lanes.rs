@@ -1,0 +1,170 @@
+//! Lanes and their scheduling: per-lane FIFO order, round-robin across lanes.
+//!
+//! Only a lane's head may be dispatched, so a lane's items reach the backend in order. Each lane
+//! is in exactly one schedule: `Ready` (head dispatchable now, in the round-robin ring),
+//! `Waiting(t)` (head held until `t`), or `Busy` (head in flight). The ring tolerates stale
+//! entries (checked on pop) so rescheduling never scans it.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::item::Item;
+
+/// Where a lane stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Sched {
+    /// In the ring.
+    Ready,
+    /// Held until then.
+    Waiting(u64),
+    /// Head in flight.
+    Busy,
+}
+
+/// One lane: an ordered list of items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lane {
+    /// Items in delivery order.
+    pub items: VecDeque<Item>,
+    /// Its schedule.
+    pub sched: Sched,
+}
+
+/// All lanes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lanes {
+    lanes: BTreeMap<String, Lane>,
+    ready: VecDeque<String>,
+    waiting: BTreeSet<(u64, String)>,
+}
+
+impl Lanes {
+    /// The lane, if it has items.
+    pub fn get(&self, lane: &str) -> Option<&Lane> {
+        self.lanes.get(lane)
+    }
+
+    /// The lane, mutable. Callers that change its head must call [`Self::reschedule`].
+    pub fn get_mut(&mut self, lane: &str) -> Option<&mut Lane> {
+        self.lanes.get_mut(lane)
+    }
+
+    /// Every lane in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Lane)> {
+        self.lanes.iter()
+    }
+
+    /// Number of lanes with items.
+    pub fn len(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// Appends an item, creating and scheduling the lane if needed.
+    pub fn push(&mut self, lane: &str, item: Item, now: u64) {
+        match self.lanes.get_mut(lane) {
+            Some(l) => l.items.push_back(item),
+            None => {
+                let not_before = item.not_before;
+                self.lanes
+                    .insert(lane.to_owned(), Lane { items: VecDeque::from([item]), sched: Sched::Busy });
+                self.place(lane, not_before, now, false);
+            }
+        }
+    }
+
+    /// Re-derives a lane's schedule from its head after the head changed (delivered, failed,
+    /// purged, put back). Removes the lane when it is empty. `front` puts it first in the ring.
+    pub fn reschedule(&mut self, lane: &str, now: u64, front: bool) {
+        let Some(l) = self.lanes.get_mut(lane) else { return };
+        if let Sched::Waiting(t) = l.sched {
+            self.waiting.remove(&(t, lane.to_owned()));
+        }
+        let head = l.items.front().map(|h| (h.in_flight.is_some(), h.not_before));
+        match head {
+            None => {
+                self.lanes.remove(lane);
+            }
+            Some((true, _)) => l.sched = Sched::Busy,
+            Some((false, not_before)) => {
+                let was_ready = l.sched == Sched::Ready;
+                l.sched = Sched::Busy;
+                if was_ready && not_before <= now && !front {
+                    // Still in the ring at its old place.
+                    l.sched = Sched::Ready;
+                } else {
+                    self.place(lane, not_before, now, front);
+                }
+            }
+        }
+    }
+
+    fn place(&mut self, lane: &str, not_before: u64, now: u64, front: bool) {
+        let Some(l) = self.lanes.get_mut(lane) else { return };
+        if not_before > now {
+            l.sched = Sched::Waiting(not_before);
+            self.waiting.insert((not_before, lane.to_owned()));
+        } else {
+            l.sched = Sched::Ready;
+            if front {
+                self.ready.push_front(lane.to_owned());
+            } else {
+                self.ready.push_back(lane.to_owned());
+            }
+            self.compact_ring();
+        }
+    }
+
+    /// Moves lanes whose wait is over into the ring.
+    pub fn wake(&mut self, now: u64) {
+        while let Some((t, _)) = self.waiting.first() {
+            if *t > now {
+                break;
+            }
+            let (_, lane) = self.waiting.pop_first().expect("checked");
+            if let Some(l) = self.lanes.get_mut(&lane) {
+                l.sched = Sched::Ready;
+                self.ready.push_back(lane);
+            }
+        }
+        self.compact_ring();
+    }
+
+    /// The next lane in round-robin order whose head can be dispatched; marks it busy.
+    pub fn pop_ready(&mut self) -> Option<String> {
+        while let Some(lane) = self.ready.pop_front() {
+            if let Some(l) = self.lanes.get_mut(&lane) {
+                if l.sched == Sched::Ready {
+                    l.sched = Sched::Busy;
+                    return Some(lane);
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether some lane may be ready (the ring may hold stale entries).
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// The earliest end of a wait.
+    pub fn next_wake(&self) -> Option<u64> {
+        self.waiting.first().map(|(t, _)| *t)
+    }
+
+    /// Drops stale ring entries once they outnumber the lanes, so the ring stays bounded.
+    fn compact_ring(&mut self) {
+        if self.ready.len() <= 2 * self.lanes.len() + 16 {
+            return;
+        }
+        let mut seen = BTreeSet::new();
+        let lanes = &self.lanes;
+        self.ready.retain(|lane| {
+            lanes.get(lane).is_some_and(|l| l.sched == Sched::Ready) && seen.insert(lane.clone())
+        });
+    }
+}

@@ -1,0 +1,10 @@
+//! The sync queue toward the backend: coalescing lanes, pacing, retries, dead letters.
+
+mod item;
+mod lanes;
+mod pacer;
+mod sync_queue;
+
+pub use item::{Item, ItemKind, NewItem};
+pub use pacer::Pacer;
+pub use sync_queue::{Counters, QueueFull, SyncQueue};

@@ -1,0 +1,486 @@
+//! The sync queue: holds items for the backend, coalesces, paces, retries, dead-letters.
+//!
+//! Every accepted item ends in exactly one of: queued, in flight, delivered, superseded,
+//! dead-lettered, purged. [`Counters`] keeps the books so the equation can be checked at any time.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::item::{Item, ItemKind, NewItem};
+use super::lanes::Lanes;
+use super::pacer::Pacer;
+use crate::breaker::{BreakerState, CircuitBreaker, OutcomeClass, Permit};
+use crate::config::Config;
+use crate::input::DeliveryOutcome;
+use crate::output::{BreakerChange, DeadLetter, Delivery, Output};
+use crate::retry_after::parse_retry_after;
+use crate::rng::Jitter;
+use crate::views::QueueView;
+
+/// The books of the queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counters {
+    /// Items ever accepted.
+    pub accepted: u64,
+    /// Items waiting.
+    pub queued: u64,
+    /// Items in flight.
+    pub in_flight: u64,
+    /// Delivered (2xx).
+    pub delivered: u64,
+    /// Replaced by a newer item of the same key.
+    pub superseded: u64,
+    /// Given up on.
+    pub dead_lettered: u64,
+    /// Dropped on purpose.
+    pub purged: u64,
+    /// Purged by reason.
+    pub purged_by: BTreeMap<String, u64>,
+    /// Failed attempts retried.
+    pub retries: u64,
+    /// Throttled answers.
+    pub throttled: u64,
+    /// Results for deliveries not in flight.
+    pub unknown_results: u64,
+    /// Refused because full.
+    pub rejected_full: u64,
+}
+
+impl Counters {
+    /// `accepted = queued + inFlight + delivered + superseded + deadLettered + purged`.
+    pub fn balanced(&self) -> bool {
+        self.accepted
+            == self.queued
+                + self.in_flight
+                + self.delivered
+                + self.superseded
+                + self.dead_lettered
+                + self.purged
+    }
+}
+
+/// A request in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InFlight {
+    lane: String,
+    item_id: u64,
+    permit: Permit,
+    dispatched_at: u64,
+    lease_until: u64,
+}
+
+/// Why the queue refused an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueFull;
+
+/// The sync queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncQueue {
+    lanes: Lanes,
+    in_flight: BTreeMap<u64, InFlight>,
+    leases: BTreeSet<(u64, u64)>,
+    /// Coalescing key -> (lane, item id) of the queued (not in flight) item holding it.
+    coalesce: BTreeMap<String, (String, u64)>,
+    next_item_id: u64,
+    next_delivery_id: u64,
+    pacer: Pacer,
+    counters: Counters,
+    dead_letters: VecDeque<DeadLetter>,
+}
+
+impl SyncQueue {
+    /// An empty queue.
+    pub fn new(config: &Config) -> Self {
+        Self {
+            lanes: Lanes::default(),
+            in_flight: BTreeMap::new(),
+            leases: BTreeSet::new(),
+            coalesce: BTreeMap::new(),
+            next_item_id: 1,
+            next_delivery_id: 1,
+            pacer: Pacer::new(config),
+            counters: Counters::default(),
+            dead_letters: VecDeque::new(),
+        }
+    }
+
+    /// The books.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Whether an item with this key would replace a queued one (and so needs no room).
+    pub fn would_coalesce(&self, key: &str) -> bool {
+        self.coalesce.contains_key(key)
+    }
+
+    /// Whether a new, non-coalescing item would be refused.
+    pub fn is_full(&self, config: &Config) -> bool {
+        self.counters.queued >= u64::from(config.max_queue_size)
+    }
+
+    /// Notes an item refused by the caller because the queue is full.
+    pub fn count_rejected_full(&mut self) {
+        self.counters.rejected_full += 1;
+    }
+
+    /// Accepts an item. `force` skips the capacity check (final statuses of sessions, which are
+    /// bounded by the number of sessions and must not be lost). Returns (item id, idempotency key).
+    pub fn enqueue(
+        &mut self,
+        now: u64,
+        new: NewItem,
+        force: bool,
+        config: &Config,
+    ) -> Result<(u64, String), QueueFull> {
+        let id = self.next_item_id;
+        if let Some((lane, old_id)) = new.coalesce_key.as_ref().and_then(|k| self.coalesce.get(k)).cloned() {
+            let slot = self
+                .lanes
+                .get_mut(&lane)
+                .and_then(|l| l.items.iter_mut().find(|i| i.id == old_id && i.in_flight.is_none()));
+            if let Some(item) = slot {
+                self.next_item_id += 1;
+                let key = new.coalesce_key.clone().expect("has key");
+                item.supersede(id, new, now);
+                let idem = item.idempotency_key.clone();
+                self.coalesce.insert(key, (lane, id));
+                self.counters.accepted += 1;
+                self.counters.superseded += 1;
+                return Ok((id, idem));
+            }
+        }
+        if !force && self.is_full(config) {
+            self.counters.rejected_full += 1;
+            return Err(QueueFull);
+        }
+        self.next_item_id += 1;
+        let lane = new.lane.clone();
+        if let Some(key) = &new.coalesce_key {
+            self.coalesce.insert(key.clone(), (lane.clone(), id));
+        }
+        let item = Item::new(id, new, now);
+        let idem = item.idempotency_key.clone();
+        self.lanes.push(&lane, item, now);
+        self.counters.accepted += 1;
+        self.counters.queued += 1;
+        Ok((id, idem))
+    }
+
+    /// Dispatches every item the breaker and the pacer allow now.
+    pub fn dispatch(
+        &mut self,
+        now: u64,
+        breaker: &mut CircuitBreaker,
+        config: &Config,
+        out: &mut VecDeque<Output>,
+    ) {
+        self.lanes.wake(now);
+        while self.in_flight.len() < config.max_concurrent_messages as usize
+            && breaker.can_send(config)
+            && self.pacer.next_send_at(config) <= now
+        {
+            let Some(lane) = self.lanes.pop_ready() else { break };
+            let delivery_id = self.next_delivery_id;
+            self.next_delivery_id += 1;
+            let lane_ref = self.lanes.get_mut(&lane).expect("ready lane exists");
+            let item = lane_ref.items.front_mut().expect("ready lane has a head");
+            item.in_flight = Some(delivery_id);
+            item.attempts += 1;
+            if let Some(key) = &item.coalesce_key {
+                if self.coalesce.get(key).is_some_and(|(_, id)| *id == item.id) {
+                    self.coalesce.remove(key);
+                }
+            }
+            let permit = breaker.acquire();
+            let lease_until = now.saturating_add(config.delivery_lease_timeout);
+            out.push_back(Output::Deliver(Delivery {
+                delivery_id,
+                item_id: item.id,
+                idempotency_key: item.idempotency_key.clone(),
+                path: item.path.clone(),
+                body: item.body.clone(),
+                render_qr: item.render_qr.clone(),
+                attempt: item.attempts,
+                session_id: item.session_id.clone(),
+            }));
+            self.in_flight.insert(
+                delivery_id,
+                InFlight { lane, item_id: item.id, permit, dispatched_at: now, lease_until },
+            );
+            self.leases.insert((lease_until, delivery_id));
+            self.counters.queued -= 1;
+            self.counters.in_flight += 1;
+            self.pacer.on_dispatch(now);
+        }
+    }
+
+    /// Applies a delivery's result. Unknown or duplicate ids are counted and ignored.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_result(
+        &mut self,
+        now: u64,
+        delivery_id: u64,
+        outcome: &DeliveryOutcome,
+        breaker: &mut CircuitBreaker,
+        jitter: &mut Jitter,
+        config: &Config,
+        out: &mut VecDeque<Output>,
+    ) {
+        let Some(flight) = self.in_flight.remove(&delivery_id) else {
+            self.counters.unknown_results += 1;
+            return;
+        };
+        self.leases.remove(&(flight.lease_until, delivery_id));
+        self.counters.in_flight -= 1;
+        let (class, status, retry_after) = classify(outcome);
+        let latency = now.saturating_sub(flight.dispatched_at);
+        if let Some((from, to)) = breaker.record(now, flight.permit, class, config) {
+            out.push_back(Output::BreakerChanged(BreakerChange { from, to, at: now }));
+        }
+        self.pacer.on_outcome(class, latency, config);
+        let lane = flight.lane;
+        let Some(l) = self.lanes.get_mut(&lane) else { return };
+        let Some(item) = l.items.front_mut().filter(|i| i.id == flight.item_id) else { return };
+        item.in_flight = None;
+        match class {
+            OutcomeClass::Success => {
+                l.items.pop_front();
+                self.counters.delivered += 1;
+            }
+            OutcomeClass::Rejected => {
+                let item = l.items.pop_front().expect("head");
+                let reason = format!("rejected ({})", status.unwrap_or(0));
+                self.dead_letter(item, reason, now, config, out);
+            }
+            OutcomeClass::Throttled => {
+                self.counters.throttled += 1;
+                let pause = retry_after
+                    .and_then(|v| parse_retry_after(&v, now))
+                    .unwrap_or(config.throttle_default_pause)
+                    .min(config.retry_after_cap);
+                let until = now.saturating_add(pause);
+                self.pacer.pause_until(until);
+                if let Some(reason) = item.purge_on_return.take() {
+                    l.items.pop_front();
+                    self.count_purged(&reason, 1);
+                } else {
+                    item.not_before = until;
+                    self.counters.queued += 1;
+                }
+            }
+            OutcomeClass::Failure => {
+                item.failures += 1;
+                if let Some(reason) = item.purge_on_return.take() {
+                    l.items.pop_front();
+                    self.count_purged(&reason, 1);
+                } else if item.failures >= config.max_attempts {
+                    let item = l.items.pop_front().expect("head");
+                    let reason = format!("max attempts ({})", describe(outcome));
+                    self.dead_letter(item, reason, now, config, out);
+                } else if now.saturating_sub(item.accepted_at) >= config.max_item_age {
+                    let item = l.items.pop_front().expect("head");
+                    let reason = format!("max age ({})", describe(outcome));
+                    self.dead_letter(item, reason, now, config, out);
+                } else {
+                    item.not_before = now.saturating_add(jitter.backoff(
+                        config.retry_base_delay,
+                        config.retry_max_delay,
+                        item.failures,
+                    ));
+                    self.counters.retries += 1;
+                    self.counters.queued += 1;
+                }
+            }
+        }
+        self.lanes.reschedule(&lane, now, false);
+    }
+
+    /// Requests whose lease ran out count as timeouts.
+    pub fn expire_leases(
+        &mut self,
+        now: u64,
+        breaker: &mut CircuitBreaker,
+        jitter: &mut Jitter,
+        config: &Config,
+        out: &mut VecDeque<Output>,
+    ) {
+        while let Some(&(until, id)) = self.leases.first() {
+            if until > now {
+                break;
+            }
+            self.on_result(now, id, &DeliveryOutcome::Timeout, breaker, jitter, config, out);
+        }
+    }
+
+    /// After a restart nothing in flight will report: put those items back first in line.
+    pub fn requeue_in_flight(&mut self, now: u64, breaker: &mut CircuitBreaker) {
+        let flights = std::mem::take(&mut self.in_flight);
+        self.leases.clear();
+        for (_, flight) in flights.into_iter().rev() {
+            breaker.release(flight.permit);
+            self.counters.in_flight -= 1;
+            let Some(l) = self.lanes.get_mut(&flight.lane) else { continue };
+            let Some(item) = l.items.front_mut().filter(|i| i.id == flight.item_id) else { continue };
+            item.in_flight = None;
+            if let Some(reason) = item.purge_on_return.take() {
+                l.items.pop_front();
+                self.count_purged(&reason, 1);
+            } else {
+                item.not_before = now;
+                self.counters.queued += 1;
+            }
+            self.lanes.reschedule(&flight.lane, now, true);
+        }
+    }
+
+    /// Drops the QRs of a session (queued ones now, in-flight ones when they fail).
+    pub fn purge_qrs(&mut self, now: u64, session_id: &str, reason: &str) {
+        let Some(l) = self.lanes.get_mut(session_id) else { return };
+        let before = l.items.len();
+        let coalesce = &mut self.coalesce;
+        l.items.retain_mut(|item| {
+            if item.kind != ItemKind::Qr {
+                return true;
+            }
+            if item.in_flight.is_some() {
+                item.purge_on_return = Some(reason.to_owned());
+                return true;
+            }
+            if let Some(key) = &item.coalesce_key {
+                if coalesce.get(key).is_some_and(|(_, id)| *id == item.id) {
+                    coalesce.remove(key);
+                }
+            }
+            false
+        });
+        let dropped = (before - l.items.len()) as u64;
+        if dropped > 0 {
+            self.counters.queued -= dropped;
+            self.count_purged(reason, dropped);
+            self.lanes.reschedule(session_id, now, false);
+        }
+    }
+
+    fn count_purged(&mut self, reason: &str, n: u64) {
+        self.counters.purged += n;
+        *self.counters.purged_by.entry(reason.to_owned()).or_default() += n;
+    }
+
+    fn dead_letter(
+        &mut self,
+        item: Item,
+        reason: String,
+        now: u64,
+        config: &Config,
+        out: &mut VecDeque<Output>,
+    ) {
+        if let Some(key) = &item.coalesce_key {
+            if self.coalesce.get(key).is_some_and(|(_, id)| *id == item.id) {
+                self.coalesce.remove(key);
+            }
+        }
+        self.counters.dead_lettered += 1;
+        let letter = DeadLetter {
+            item_id: item.id,
+            idempotency_key: item.idempotency_key,
+            path: item.path,
+            session_id: item.session_id,
+            reason,
+            attempts: item.attempts,
+            at: now,
+        };
+        out.push_back(Output::DeadLettered(letter.clone()));
+        self.dead_letters.push_back(letter);
+        while self.dead_letters.len() > config.dead_letter_limit as usize {
+            self.dead_letters.pop_front();
+        }
+    }
+
+    /// The next deadline: a lease, the end of a wait, or the next paced dispatch.
+    pub fn poll_timeout(&self, breaker: &CircuitBreaker, config: &Config) -> Option<u64> {
+        let lease = self.leases.first().map(|(t, _)| *t);
+        let wake = self.lanes.next_wake();
+        let send = (self.lanes.has_ready()
+            && self.in_flight.len() < config.max_concurrent_messages as usize
+            && breaker.can_send(config))
+        .then(|| self.pacer.next_send_at(config));
+        crate::clock::soonest([lease, wake, send])
+    }
+
+    /// Items of a lane, for checks and views.
+    pub fn lane_items(&self, lane: &str) -> impl Iterator<Item = &Item> {
+        self.lanes.get(lane).into_iter().flat_map(|l| l.items.iter())
+    }
+
+    /// Every queued or in-flight item, lane by lane.
+    pub fn items(&self) -> impl Iterator<Item = &Item> {
+        self.lanes.iter().flat_map(|(_, l)| l.items.iter())
+    }
+
+    /// The view for `health`.
+    pub fn view(&self, now: u64, config: &Config) -> QueueView {
+        let c = &self.counters;
+        QueueView {
+            depth: c.queued,
+            in_flight: c.in_flight,
+            accepted: c.accepted,
+            delivered: c.delivered,
+            superseded: c.superseded,
+            dead_lettered: c.dead_lettered,
+            purged: c.purged,
+            purged_by: c.purged_by.clone(),
+            retries: c.retries,
+            throttled: c.throttled,
+            unknown_results: c.unknown_results,
+            rejected_full: c.rejected_full,
+            capacity: config.max_queue_size,
+            spacing_ms: self.pacer.spacing(config),
+            paused_until: self.pacer.paused_until(now),
+            conservation_ok: c.balanced(),
+            dead_letters: self.dead_letters.iter().cloned().collect(),
+        }
+    }
+
+    /// Lanes holding items.
+    pub fn lane_count(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// Whether nothing may be dispatched because of the breaker.
+    pub fn held_by_breaker(breaker: &CircuitBreaker) -> bool {
+        breaker.state() == BreakerState::Open
+    }
+}
+
+/// Outcome -> (class, status, Retry-After).
+fn classify(outcome: &DeliveryOutcome) -> (OutcomeClass, Option<u16>, Option<String>) {
+    match outcome {
+        DeliveryOutcome::Response { status, retry_after } => {
+            let class = match *status {
+                200..=299 => OutcomeClass::Success,
+                429 => OutcomeClass::Throttled,
+                503 if retry_after.is_some() => OutcomeClass::Throttled,
+                400..=499 => OutcomeClass::Rejected,
+                // 1xx/3xx reaching here means the client did not follow through: treat as failure.
+                _ => OutcomeClass::Failure,
+            };
+            (class, Some(*status), retry_after.clone())
+        }
+        DeliveryOutcome::Timeout | DeliveryOutcome::NetworkError { .. } => {
+            (OutcomeClass::Failure, None, None)
+        }
+    }
+}
+
+fn describe(outcome: &DeliveryOutcome) -> String {
+    match outcome {
+        DeliveryOutcome::Response { status, .. } => format!("HTTP {status}"),
+        DeliveryOutcome::Timeout => "timeout".into(),
+        DeliveryOutcome::NetworkError { message } => format!("network error: {message}"),
+    }
+}

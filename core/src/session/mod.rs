@@ -1,0 +1,9 @@
+//! Sessions: lifecycle from Baileys events, pending expiry, inactivity, reconnect policy.
+
+mod reconnect;
+mod state;
+mod table;
+
+pub use reconnect::ReconnectGate;
+pub use state::{BackendStatus, SessionState};
+pub use table::{Effect, SessionTable};

@@ -1,0 +1,566 @@
+//! The session table: lifecycle transitions from Baileys events, exact timers for pending
+//! expiry, inactivity and reconnect backoff, and the operator's cleanup commands.
+//!
+//! The table does not touch the queue: it returns [`Effect`]s that the keeper applies, which
+//! keeps this file about sessions only.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::reconnect::ReconnectGate;
+use super::state::{BackendStatus, SessionState};
+use crate::baileys::{classify_close, CloseKind, Connection, ConnectionUpdate};
+use crate::config::Config;
+use crate::output::{Command, CommandKind, SessionChange};
+use crate::rng::Jitter;
+use crate::views::{PendingView, SessionCounters, SessionView};
+
+/// What the keeper must do after a session transition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Emit a socket command.
+    Command(Command),
+    /// Emit a state change.
+    Changed(SessionChange),
+    /// Queue a status for the backend.
+    Status {
+        /// Session.
+        session_id: String,
+        /// Status.
+        status: BackendStatus,
+        /// Why.
+        reason: Option<String>,
+        /// When.
+        at: u64,
+    },
+    /// Queue a QR for the backend.
+    Qr {
+        /// Session.
+        session_id: String,
+        /// The QR string.
+        qr: String,
+        /// When it was produced.
+        at: u64,
+    },
+    /// Drop the session's queued QRs.
+    PurgeQrs {
+        /// Session.
+        session_id: String,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+/// Timer kinds, ordered so that at equal deadlines expiry beats reconnect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum TimerKind {
+    PendingExpiry,
+    Inactive,
+    ReconnectDue,
+}
+
+/// A pending (QR) episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Episode {
+    since: u64,
+    qr_count: u32,
+    deadline: u64,
+}
+
+/// One session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Session {
+    state: SessionState,
+    created_at: u64,
+    last_event_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    not_connected_since: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    episode: Option<Episode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_qr: Option<String>,
+    #[serde(default)]
+    reconnect_attempt: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reconnect_due: Option<u64>,
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    replaced_at: VecDeque<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_close_code: Option<u16>,
+}
+
+/// All sessions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionTable {
+    sessions: BTreeMap<String, Session>,
+    timers: BTreeSet<(u64, TimerKind, String)>,
+    gate: ReconnectGate,
+    counters: SessionCounters,
+}
+
+impl SessionTable {
+    /// Whether the session is known.
+    pub fn contains(&self, id: &str) -> bool {
+        self.sessions.contains_key(id)
+    }
+
+    /// Number of sessions.
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> &SessionCounters {
+        &self.counters
+    }
+
+    /// Notes a QR dropped because its session is unknown.
+    pub fn count_unknown_qr(&mut self) {
+        self.counters.qr_dropped_unknown_session += 1;
+    }
+
+    /// Whether a QR for this session would be forwarded (not expire it).
+    pub fn qr_would_forward(&self, id: &str, config: &Config) -> bool {
+        self.sessions.get(id).is_some_and(|s| s.episode.is_none_or(|e| e.qr_count < config.max_qr_codes))
+    }
+
+    /// The last QR of a pending session.
+    pub fn qr(&self, id: &str) -> Option<&str> {
+        self.sessions.get(id)?.last_qr.as_deref()
+    }
+
+    /// The state of a session.
+    pub fn state(&self, id: &str) -> Option<SessionState> {
+        self.sessions.get(id).map(|s| s.state)
+    }
+
+    /// Adds a session (caller checked it is new). Its inactivity clock starts now.
+    pub fn add(&mut self, id: &str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+        let session = Session {
+            state: SessionState::New,
+            created_at: now,
+            last_event_at: now,
+            not_connected_since: Some(now),
+            episode: None,
+            last_qr: None,
+            reconnect_attempt: 0,
+            reconnect_due: None,
+            replaced_at: VecDeque::new(),
+            last_close_code: None,
+        };
+        self.sessions.insert(id.to_owned(), session);
+        self.timers.insert((
+            now.saturating_add(config.inactive_session_timeout),
+            TimerKind::Inactive,
+            id.to_owned(),
+        ));
+        self.counters.added += 1;
+        fx.push(changed(id, SessionState::New, None, now));
+    }
+
+    /// Applies a `connection.update` (caller checked the session exists).
+    pub fn update(
+        &mut self,
+        id: &str,
+        update: &ConnectionUpdate,
+        now: u64,
+        config: &Config,
+        jitter: &mut Jitter,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(s) = self.sessions.get_mut(id) else { return };
+        s.last_event_at = now;
+        if update.is_new_login == Some(true) {
+            self.on_scan(id, now, fx);
+        }
+        if let Some(qr) = &update.qr {
+            self.on_qr(id, qr, now, config, fx);
+        }
+        match update.connection {
+            Some(Connection::Connecting) => self.on_connecting(id, now, fx),
+            Some(Connection::Open) => self.on_open(id, now, config, fx),
+            Some(Connection::Close) => {
+                let kind = classify_close(update.status_code(), update.error_message());
+                self.on_close(id, kind, update.status_code(), now, config, jitter, fx);
+            }
+            None => {}
+        }
+    }
+
+    fn on_scan(&mut self, id: &str, now: u64, fx: &mut Vec<Effect>) {
+        let Some(s) = self.sessions.get_mut(id) else { return };
+        if let Some(e) = s.episode.take() {
+            self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, id.to_owned()));
+        }
+        s.last_qr = None;
+        s.state = SessionState::Scanned;
+        fx.push(Effect::PurgeQrs { session_id: id.to_owned(), reason: "scanned" });
+        fx.push(changed(id, SessionState::Scanned, None, now));
+    }
+
+    fn on_qr(&mut self, id: &str, qr: &str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+        self.release_slot(id, now, config, fx);
+        let Some(s) = self.sessions.get_mut(id) else { return };
+        let episode = match s.episode {
+            Some(e) => e,
+            None => {
+                let deadline = now.saturating_add(config.pending_session_timeout);
+                self.timers.insert((deadline, TimerKind::PendingExpiry, id.to_owned()));
+                fx.push(status(id, BackendStatus::Pending, None, now));
+                Episode { since: now, qr_count: 0, deadline }
+            }
+        };
+        if episode.qr_count >= config.max_qr_codes {
+            s.episode = Some(episode);
+            self.expire(id, "max_qr_codes", now, config, fx);
+            return;
+        }
+        s.episode = Some(Episode { qr_count: episode.qr_count + 1, ..episode });
+        s.last_qr = Some(qr.to_owned());
+        if s.state != SessionState::Pending {
+            s.state = SessionState::Pending;
+            fx.push(changed(id, SessionState::Pending, None, now));
+        }
+        self.counters.qr_accepted += 1;
+        fx.push(Effect::Qr { session_id: id.to_owned(), qr: qr.to_owned(), at: now });
+    }
+
+    fn on_connecting(&mut self, id: &str, now: u64, fx: &mut Vec<Effect>) {
+        let Some(s) = self.sessions.get_mut(id) else { return };
+        // A pending episode survives socket restarts: only a scan or expiry ends it.
+        if s.episode.is_none() && !matches!(s.state, SessionState::Connecting | SessionState::Scanned) {
+            s.state = SessionState::Connecting;
+            fx.push(changed(id, SessionState::Connecting, None, now));
+        }
+    }
+
+    fn on_open(&mut self, id: &str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+        self.release_slot(id, now, config, fx);
+        let Some(s) = self.sessions.get_mut(id) else { return };
+        if let Some(e) = s.episode.take() {
+            self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, id.to_owned()));
+            fx.push(Effect::PurgeQrs { session_id: id.to_owned(), reason: "connected" });
+        }
+        if let Some(since) = s.not_connected_since.take() {
+            self.timers.remove(&(
+                since.saturating_add(config.inactive_session_timeout),
+                TimerKind::Inactive,
+                id.to_owned(),
+            ));
+        }
+        if let Some(due) = s.reconnect_due.take() {
+            self.timers.remove(&(due, TimerKind::ReconnectDue, id.to_owned()));
+        }
+        s.last_qr = None;
+        s.reconnect_attempt = 0;
+        if s.state != SessionState::Connected {
+            s.state = SessionState::Connected;
+            fx.push(status(id, BackendStatus::Connected, None, now));
+            fx.push(changed(id, SessionState::Connected, None, now));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_close(
+        &mut self,
+        id: &str,
+        kind: CloseKind,
+        code: Option<u16>,
+        now: u64,
+        config: &Config,
+        jitter: &mut Jitter,
+        fx: &mut Vec<Effect>,
+    ) {
+        self.release_slot(id, now, config, fx);
+        let Some(s) = self.sessions.get_mut(id) else { return };
+        s.last_close_code = code;
+        let code_text = code.map_or_else(|| "no code".to_owned(), |c| c.to_string());
+        match kind {
+            CloseKind::LoggedOut => {
+                self.remove(id, BackendStatus::LoggedOut, "logged_out", now, config, fx);
+                return;
+            }
+            CloseKind::QrExpired => {
+                self.expire(id, "qr_refs_ended", now, config, fx);
+                return;
+            }
+            CloseKind::Terminal => {
+                self.remove(id, BackendStatus::Removed, &format!("closed ({code_text})"), now, config, fx);
+                return;
+            }
+            CloseKind::Replaced => {
+                let horizon = now.saturating_sub(config.connection_replaced_window);
+                s.replaced_at.retain(|t| *t > horizon);
+                s.replaced_at.push_back(now);
+                if s.replaced_at.len() >= config.connection_replaced_limit as usize {
+                    self.counters.replaced_loops += 1;
+                    self.remove(id, BackendStatus::Removed, "connection_replaced_loop", now, config, fx);
+                    return;
+                }
+            }
+            CloseKind::RestartRequired | CloseKind::Transient => {}
+        }
+        let was_connected = s.state == SessionState::Connected;
+        if s.not_connected_since.is_none() {
+            s.not_connected_since = Some(now);
+            self.timers.insert((
+                now.saturating_add(config.inactive_session_timeout),
+                TimerKind::Inactive,
+                id.to_owned(),
+            ));
+        }
+        if let Some(due) = s.reconnect_due.take() {
+            self.timers.remove(&(due, TimerKind::ReconnectDue, id.to_owned()));
+        }
+        s.state = SessionState::Reconnecting;
+        let reason = format!("closed ({code_text})");
+        if was_connected {
+            fx.push(status(id, BackendStatus::Disconnected, Some(reason.clone()), now));
+        }
+        fx.push(changed(id, SessionState::Reconnecting, Some(reason), now));
+        if kind == CloseKind::RestartRequired {
+            // Normal after a scan: reconnect at once, outside the gate and the backoff.
+            self.counters.reconnects_issued += 1;
+            fx.push(command(id, CommandKind::Reconnect, "restart_required", now));
+            return;
+        }
+        s.reconnect_attempt = s.reconnect_attempt.saturating_add(1);
+        let delay =
+            jitter.backoff(config.reconnect_base_delay, config.reconnect_max_delay, s.reconnect_attempt);
+        let due = now.saturating_add(delay);
+        s.reconnect_due = Some(due);
+        self.timers.insert((due, TimerKind::ReconnectDue, id.to_owned()));
+    }
+
+    /// Gives back the session's reconnect slot and grants freed slots to waiting sessions.
+    fn release_slot(&mut self, id: &str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+        if self.gate.release(id) {
+            self.grant(now, config, fx);
+        }
+    }
+
+    fn grant(&mut self, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+        let max = config.max_concurrent_reconnects as usize;
+        for session in self.gate.grant_waiting(now, config.reconnect_slot_timeout, max) {
+            self.counters.reconnects_issued += 1;
+            fx.push(command(&session, CommandKind::Reconnect, "backoff", now));
+        }
+    }
+
+    /// Ends a pending episode: close the socket, tell the backend `expired`, forget the session.
+    fn expire(&mut self, id: &str, reason: &str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+        self.counters.expired += 1;
+        self.remove(id, BackendStatus::Expired, reason, now, config, fx);
+    }
+
+    /// Removes a session: its timers, its slot, its queued QRs; closes its socket and queues its
+    /// final status.
+    pub fn remove(
+        &mut self,
+        id: &str,
+        final_status: BackendStatus,
+        reason: &str,
+        now: u64,
+        config: &Config,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(s) = self.sessions.remove(id) else { return };
+        if let Some(e) = s.episode {
+            self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, id.to_owned()));
+        }
+        if let Some(since) = s.not_connected_since {
+            self.timers.remove(&(
+                since.saturating_add(config.inactive_session_timeout),
+                TimerKind::Inactive,
+                id.to_owned(),
+            ));
+        }
+        if let Some(due) = s.reconnect_due {
+            self.timers.remove(&(due, TimerKind::ReconnectDue, id.to_owned()));
+        }
+        self.counters.removed += 1;
+        fx.push(command(id, CommandKind::Close, reason, now));
+        fx.push(Effect::PurgeQrs { session_id: id.to_owned(), reason: "session_removed" });
+        fx.push(status(id, final_status, Some(reason.to_owned()), now));
+        fx.push(changed(id, SessionState::Removed, Some(reason.to_owned()), now));
+        self.release_slot(id, now, config, fx);
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+        for session in self.gate.expire(now) {
+            let _ = session; // lease ran out: the slot is simply free again
+            self.grant(now, config, fx);
+        }
+        while let Some((at, _, _)) = self.timers.first() {
+            if *at > now {
+                break;
+            }
+            let (_, kind, id) = self.timers.pop_first().expect("checked");
+            match kind {
+                TimerKind::PendingExpiry => {
+                    if let Some(s) = self.sessions.get_mut(&id) {
+                        s.episode = None;
+                    }
+                    self.expire(&id, "pending_timeout", now, config, fx);
+                }
+                TimerKind::Inactive => {
+                    if let Some(s) = self.sessions.get_mut(&id) {
+                        s.not_connected_since = None;
+                    }
+                    self.counters.inactive_removed += 1;
+                    self.remove(&id, BackendStatus::Removed, "inactive", now, config, fx);
+                }
+                TimerKind::ReconnectDue => {
+                    let Some(s) = self.sessions.get_mut(&id) else { continue };
+                    s.reconnect_due = None;
+                    let max = config.max_concurrent_reconnects as usize;
+                    if self.gate.try_take(&id, now, config.reconnect_slot_timeout, max) {
+                        self.counters.reconnects_issued += 1;
+                        fx.push(command(&id, CommandKind::Reconnect, "backoff", now));
+                    } else {
+                        self.counters.reconnects_deferred += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The earliest timer.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        crate::clock::soonest([self.timers.first().map(|(t, _, _)| *t), self.gate.poll_timeout()])
+    }
+
+    /// Operator: removes sessions neither connected nor pending, idle for at least `idle_for`.
+    pub fn cleanup_inactive(
+        &mut self,
+        now: u64,
+        idle_for: u64,
+        config: &Config,
+        fx: &mut Vec<Effect>,
+    ) -> Vec<String> {
+        let ids: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| {
+                s.state != SessionState::Connected
+                    && s.episode.is_none()
+                    && now.saturating_sub(s.last_event_at) >= idle_for
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &ids {
+            self.counters.inactive_removed += 1;
+            self.remove(id, BackendStatus::Removed, "inactive", now, config, fx);
+        }
+        ids
+    }
+
+    /// Operator: expires pending sessions whose episode is at least `older_than` old.
+    pub fn cleanup_pending(
+        &mut self,
+        now: u64,
+        older_than: u64,
+        config: &Config,
+        fx: &mut Vec<Effect>,
+    ) -> Vec<String> {
+        let ids: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.episode.is_some_and(|e| now.saturating_sub(e.since) >= older_than))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &ids {
+            self.expire(id, "pending_cleanup", now, config, fx);
+        }
+        ids
+    }
+
+    /// Views of every session, by id.
+    pub fn views(&self, config: &Config) -> Vec<SessionView> {
+        self.sessions
+            .iter()
+            .map(|(id, s)| SessionView {
+                session_id: id.clone(),
+                state: s.state,
+                created_at: s.created_at,
+                last_event_at: s.last_event_at,
+                not_connected_since: s.not_connected_since,
+                inactive_at: s.not_connected_since.map(|t| t.saturating_add(config.inactive_session_timeout)),
+                reconnect_attempt: s.reconnect_attempt,
+                reconnect_at: s.reconnect_due,
+                last_disconnect_code: s.last_close_code,
+                has_qr: s.last_qr.is_some(),
+            })
+            .collect()
+    }
+
+    /// Views of the pending sessions.
+    pub fn pending_views(&self, now: u64) -> Vec<PendingView> {
+        self.sessions
+            .iter()
+            .filter_map(|(id, s)| {
+                s.episode.map(|e| PendingView {
+                    session_id: id.clone(),
+                    since: e.since,
+                    age_ms: now.saturating_sub(e.since),
+                    qr_count: e.qr_count,
+                    expires_at: e.deadline,
+                })
+            })
+            .collect()
+    }
+
+    /// (connected, pending, reconnecting) counts.
+    pub fn census(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for s in self.sessions.values() {
+            match s.state {
+                SessionState::Connected => c.0 += 1,
+                SessionState::Reconnecting => c.2 += 1,
+                _ => {}
+            }
+            if s.episode.is_some() {
+                c.1 += 1;
+            }
+        }
+        c
+    }
+
+    /// Reconnect slots in use.
+    pub fn slots_in_use(&self) -> usize {
+        self.gate.in_use()
+    }
+
+    /// Session ids in order (for checks).
+    pub fn ids(&self) -> impl Iterator<Item = &String> {
+        self.sessions.keys()
+    }
+
+    /// Pending deadline of a session (for checks).
+    pub fn pending_deadline(&self, id: &str) -> Option<u64> {
+        self.sessions.get(id)?.episode.map(|e| e.deadline)
+    }
+}
+
+fn changed(id: &str, state: SessionState, reason: Option<String>, at: u64) -> Effect {
+    Effect::Changed(SessionChange { session_id: id.to_owned(), state, reason, at })
+}
+
+fn status(id: &str, status: BackendStatus, reason: Option<String>, at: u64) -> Effect {
+    Effect::Status { session_id: id.to_owned(), status, reason, at }
+}
+
+fn command(id: &str, kind: CommandKind, reason: &str, at: u64) -> Effect {
+    Effect::Command(Command { kind, session_id: id.to_owned(), reason: reason.to_owned(), at })
+}

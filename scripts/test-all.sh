@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test from a fresh clone. Sets up what it needs by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== setup: wasm32 target"
+rustup target add wasm32-unknown-unknown
+
+echo "== fmt + clippy"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== core builds for wasm32"
+cargo check -p sessionkeeper-core --target wasm32-unknown-unknown
+
+echo "== rust tests"
+PROPTEST_CASES="${PROPTEST_CASES:-1000}" cargo test --workspace
