@@ -57,11 +57,14 @@ pub enum CommandKind {
 }
 
 /// A socket command for the worker that owns the session.
+///
+/// Inside `Output` it serialises as `{"type":"command","command":"close",...}`;
+/// [`Command::to_event`] gives the `/commands` shape `{"type":"close",...}` of DESIGN.md.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Command {
     /// `close` or `reconnect`.
-    #[serde(rename = "type")]
+    #[serde(rename = "command")]
     pub kind: CommandKind,
     /// The session.
     pub session_id: String,
@@ -69,6 +72,19 @@ pub struct Command {
     pub reason: String,
     /// When the command was issued (unix ms).
     pub at: u64,
+}
+
+impl Command {
+    /// The event shape workers consume (`GET /commands`, the js-shim's `'command'` event):
+    /// `{"type": "close"|"reconnect", "sessionId", "reason", "at"}`.
+    pub fn to_event(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": self.kind,
+            "sessionId": self.session_id,
+            "reason": self.reason,
+            "at": self.at,
+        })
+    }
 }
 
 /// A session's state change.
