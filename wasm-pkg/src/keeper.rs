@@ -1,0 +1,159 @@
+//! `WasmKeeper`: the core's [`Keeper`] with JS-typed arguments. No logic lives here.
+
+use serde::Serialize;
+use sessionkeeper_core::{Config, Input, Keeper};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+
+use crate::convert::{from_js, js_error, keeper_error, now_arg, to_js, INVALID_INPUT};
+
+/// The keeper, owned by JS. See the crate docs for the call contract.
+#[wasm_bindgen]
+pub struct WasmKeeper {
+    inner: Keeper,
+}
+
+#[wasm_bindgen]
+impl WasmKeeper {
+    /// A keeper from a config object of camelCase keys (`undefined` for the defaults). Unknown
+    /// keys are refused; the error names the key.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "KeeperConfig | undefined")] config: JsValue,
+    ) -> Result<WasmKeeper, JsValue> {
+        let config = if config.is_undefined() || config.is_null() {
+            Config::default()
+        } else {
+            let value: serde_json::Value = from_js(config, "config")?;
+            Config::from_value(value).map_err(|e| js_error("Config", &e.to_string()))?
+        };
+        let inner = Keeper::new(config).map_err(|e| keeper_error(&e))?;
+        Ok(WasmKeeper { inner })
+    }
+
+    /// Feeds one input at `now` (unix ms). Throws a `KeeperError` and changes nothing when the
+    /// input is refused. Drain `pollOutputs()` afterwards.
+    #[wasm_bindgen(unchecked_return_type = "Ack")]
+    pub fn handle(
+        &mut self,
+        now: f64,
+        #[wasm_bindgen(unchecked_param_type = "Input")] input: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let now = now_arg(now)?;
+        let input: Input = from_js(input, "input")?;
+        let ack = self.inner.handle(now, input).map_err(|e| keeper_error(&e))?;
+        to_js(&ack)
+    }
+
+    /// Like `handle` for a whole array of inputs in one boundary crossing: returns one entry
+    /// per input, the `Ack` or the `KeeperError` (not thrown) that input got.
+    #[wasm_bindgen(js_name = handleBatch, unchecked_return_type = "Array<Ack | KeeperError>")]
+    pub fn handle_batch(
+        &mut self,
+        now: f64,
+        #[wasm_bindgen(unchecked_param_type = "Input[]")] inputs: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let now = now_arg(now)?;
+        let inputs: Vec<serde_json::Value> = from_js(inputs, "inputs (an array)")?;
+        let results = js_sys::Array::new_with_length(inputs.len() as u32);
+        for (i, raw) in inputs.into_iter().enumerate() {
+            let entry = match serde_json::from_value::<Input>(raw) {
+                Err(e) => js_error(INVALID_INPUT, &format!("invalid input: {e}")),
+                Ok(input) => match self.inner.handle(now, input) {
+                    Ok(ack) => to_js(&ack)?,
+                    Err(e) => keeper_error(&e),
+                },
+            };
+            results.set(i as u32, entry);
+        }
+        Ok(results.into())
+    }
+
+    /// Like `handle`, with the input as a JSON string and the `Ack` as a JSON string: the
+    /// cheapest crossing for hot paths.
+    #[wasm_bindgen(js_name = handleJson)]
+    pub fn handle_json(&mut self, now: f64, input: &str) -> Result<String, JsValue> {
+        let now = now_arg(now)?;
+        let input: Input = serde_json::from_str(input)
+            .map_err(|e| js_error(INVALID_INPUT, &format!("invalid input: {e}")))?;
+        let ack = self.inner.handle(now, input).map_err(|e| keeper_error(&e))?;
+        Ok(json(&ack))
+    }
+
+    /// Drains every pending output into an array (empty when there is nothing to do).
+    #[wasm_bindgen(js_name = pollOutputs, unchecked_return_type = "Output[]")]
+    pub fn poll_outputs(&mut self) -> Result<JsValue, JsValue> {
+        let mut outputs = Vec::new();
+        while let Some(output) = self.inner.poll_output() {
+            outputs.push(output);
+        }
+        to_js(&outputs)
+    }
+
+    /// Drains every pending output as a JSON array string.
+    #[wasm_bindgen(js_name = pollOutputsJson)]
+    pub fn poll_outputs_json(&mut self) -> String {
+        let mut outputs = Vec::new();
+        while let Some(output) = self.inner.poll_output() {
+            outputs.push(output);
+        }
+        json(&outputs)
+    }
+
+    /// The next deadline (unix ms) at which to call `handleTimeout`, if any.
+    #[wasm_bindgen(js_name = pollTimeout)]
+    pub fn poll_timeout(&self) -> Option<f64> {
+        self.inner.poll_timeout().map(|t| t as f64)
+    }
+
+    /// Fires every timer due by `now`. Drain `pollOutputs()` afterwards.
+    #[wasm_bindgen(js_name = handleTimeout)]
+    pub fn handle_timeout(&mut self, now: f64) -> Result<(), JsValue> {
+        self.inner.handle_timeout(now_arg(now)?);
+        Ok(())
+    }
+
+    /// `GET /sessions` at `now`.
+    #[wasm_bindgen(unchecked_return_type = "SessionsView")]
+    pub fn sessions(&self, now: f64) -> Result<JsValue, JsValue> {
+        to_js(&self.inner.sessions(now_arg(now)?))
+    }
+
+    /// `GET /health` at `now`.
+    #[wasm_bindgen(unchecked_return_type = "HealthView")]
+    pub fn health(&self, now: f64) -> Result<JsValue, JsValue> {
+        to_js(&self.inner.health(now_arg(now)?))
+    }
+
+    /// The last QR string of a pending session.
+    pub fn qr(&self, session_id: &str) -> Option<String> {
+        self.inner.qr(session_id).map(str::to_owned)
+    }
+
+    /// The last effective `now` the keeper saw.
+    pub fn now(&self) -> f64 {
+        self.inner.now() as f64
+    }
+
+    /// The effective config (every key, defaults filled in).
+    #[wasm_bindgen(unchecked_return_type = "Required<KeeperConfig>")]
+    pub fn config(&self) -> Result<JsValue, JsValue> {
+        to_js(self.inner.config())
+    }
+
+    /// The whole state as a JSON string (deterministic).
+    pub fn snapshot(&self) -> String {
+        self.inner.snapshot()
+    }
+
+    /// A keeper rebuilt from `snapshot()`. After a crash, feed `{type: "restarted"}` so
+    /// requests that were in flight are sent again.
+    pub fn restore(snapshot: &str) -> Result<WasmKeeper, JsValue> {
+        let inner = Keeper::restore(snapshot).map_err(|e| keeper_error(&e))?;
+        Ok(WasmKeeper { inner })
+    }
+}
+
+fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("core values are plain data")
+}
