@@ -1,0 +1,391 @@
+//! The system under test: the keeper, a twin fed the same inputs, and a copy restored from a
+//! snapshot before every call. Every call is made on all three and compared, then its outputs
+//! are checked by the [`Observer`] and the keeper's views against the invariants.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use sessionkeeper_core::{
+    Ack, BreakerState, Config, ConnectionUpdate, DisconnectError, ErrorOutput, Input, Keeper, KeeperError,
+    LastDisconnect, Output, SessionState, QR_REFS_ENDED,
+};
+
+use crate::observer::{CallContext, Observer};
+use crate::transitions::{CloseWhy, PathKind, Sid, Transition, Update, HUGE};
+
+/// `handle` or `handle_timeout`.
+enum Call {
+    Handle(Input),
+    Timeout,
+}
+
+/// Deadline hops one `Tick` may take before it is called a busy loop.
+const MAX_HOPS_PER_TICK: usize = 5_000;
+
+/// The keeper and everything checked against it.
+pub struct Harness {
+    config: Config,
+    /// The caller's clock (may run behind the keeper's after a rewind).
+    now: u64,
+    main: Keeper,
+    twin: Keeper,
+    /// The reference built from outputs.
+    pub obs: Observer,
+    minted: u64,
+    unknown_qr_updates: u64,
+}
+
+fn drain(k: &mut Keeper) -> Vec<Output> {
+    std::iter::from_fn(|| k.poll_output()).collect()
+}
+
+fn run(k: &mut Keeper, at: u64, call: &Call) -> (Option<Result<Ack, KeeperError>>, Vec<Output>) {
+    let result = match call {
+        Call::Handle(input) => Some(k.handle(at, input.clone())),
+        Call::Timeout => {
+            k.handle_timeout(at);
+            None
+        }
+    };
+    (result, drain(k))
+}
+
+/// The snapshot without the two counters a refused input is allowed to bump.
+fn without_refusal_counters(k: &Keeper) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(&k.snapshot()).expect("snapshot is JSON");
+    v["sessions"]["counters"]["qrDroppedUnknownSession"] = json!(0);
+    v["queue"]["counters"]["rejectedFull"] = json!(0);
+    v
+}
+
+impl Harness {
+    /// A fresh keeper at time 0.
+    pub fn new(config: Config) -> Self {
+        Self {
+            main: Keeper::new(config.clone()).expect("valid config"),
+            twin: Keeper::new(config.clone()).expect("valid config"),
+            obs: Observer::new(config.clone()),
+            config,
+            now: 0,
+            minted: 0,
+            unknown_qr_updates: 0,
+        }
+    }
+
+    /// One call on every copy, compared and checked. `full` adds the restore and refusal checks.
+    fn call(&mut self, at: u64, call: Call, full: bool) -> Option<Result<Ack, KeeperError>> {
+        let now = self.main.now().max(at);
+        self.obs.expire_leases(now);
+        let connected_before: BTreeSet<String> = self
+            .obs
+            .known
+            .iter()
+            .filter(|(_, s)| **s == SessionState::Connected)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let before = full.then(|| self.main.clone());
+        let restored = full.then(|| {
+            let snapshot = self.main.snapshot();
+            let restored = Keeper::restore(&snapshot).expect("a snapshot restores");
+            assert!(restored == self.main, "restore(snapshot()) differs from the keeper");
+            assert_eq!(restored.snapshot(), snapshot, "restore(snapshot()).snapshot() differs");
+            restored
+        });
+
+        let (result, outputs) = run(&mut self.main, at, &call);
+        let (twin_result, twin_outputs) = run(&mut self.twin, at, &call);
+        assert_eq!(result, twin_result, "same inputs, different result");
+        assert_eq!(outputs, twin_outputs, "same inputs, different outputs");
+        assert!(self.main == self.twin, "same inputs, different state");
+        if let Some(mut restored) = restored {
+            let (r_result, r_outputs) = run(&mut restored, at, &call);
+            assert_eq!(result, r_result, "restored keeper answered differently");
+            assert_eq!(outputs, r_outputs, "restored keeper produced different outputs");
+            assert!(restored == self.main, "restored keeper ended in a different state");
+        }
+        assert_eq!(self.main.now(), now, "effective now is max(last now, now)");
+
+        // A refused input changes nothing but firing due timers (and its refusal counter).
+        if let (Some(Err(_)), Some(mut before)) = (&result, before) {
+            let timer_outputs = {
+                before.handle_timeout(at);
+                drain(&mut before)
+            };
+            assert_eq!(timer_outputs, outputs, "a refused input produced outputs of its own");
+            assert_eq!(
+                without_refusal_counters(&before),
+                without_refusal_counters(&self.main),
+                "a refused input changed the state"
+            );
+        }
+
+        // What the call produced, against the reference.
+        if let (Call::Handle(Input::ConnectionUpdate { session_id, update }), Some(r)) = (&call, &result) {
+            if let Some(qr) = &update.qr {
+                match r {
+                    Ok(_) if self.main.qr(session_id) == Some(qr.as_str()) => {
+                        self.obs.produced_qr(session_id, qr)
+                    }
+                    Err(KeeperError::UnknownSession(_)) => self.unknown_qr_updates += 1,
+                    _ => {}
+                }
+            }
+        }
+        let pending_after: BTreeSet<String> =
+            self.main.sessions(now).pending_sessions.into_iter().map(|p| p.session_id).collect();
+        let ctx = CallContext { now, pending_after: &pending_after };
+        for out in &outputs {
+            self.obs.observe(&ctx, out);
+        }
+        if let Some(Ok(Ack::Removed { removed, count })) = &result {
+            assert_eq!(*count, removed.len());
+            for id in removed {
+                assert!(!connected_before.contains(id), "cleanup removed connected session {id}");
+                assert!(!self.obs.known.contains_key(id), "cleanup reported {id} removed but it is known");
+            }
+        }
+        self.check_state();
+        result
+    }
+
+    fn handle(&mut self, input: Input) -> Result<Ack, KeeperError> {
+        self.call(self.now, Call::Handle(input), true).expect("handle answers")
+    }
+
+    /// `handle_timeout` at the keeper's next deadline, if there is one by `limit`.
+    fn hop(&mut self, limit: u64, full: bool) -> bool {
+        let Some(t) = self.main.poll_timeout() else { return false };
+        if t > limit || t <= self.main.now() {
+            // `t <= now` only at the end of time (u64::MAX), checked in `check_state`.
+            return false;
+        }
+        self.now = self.now.max(t);
+        self.call(t, Call::Timeout, full);
+        true
+    }
+
+    /// Applies one transition.
+    pub fn apply(&mut self, t: &Transition) {
+        match t {
+            Transition::Tick { ms } => {
+                let target = self.now.saturating_add(*ms);
+                let mut hops = 0;
+                while self.hop(target, hops < 4) {
+                    hops += 1;
+                    assert!(hops < MAX_HOPS_PER_TICK, "busy loop: {hops} deadlines within {ms} ms");
+                }
+                self.now = self.now.max(target);
+            }
+            Transition::Stall { ms } => self.now = self.now.saturating_add(*ms),
+            Transition::Rewind { ms } => self.now = self.now.saturating_sub(*ms),
+            Transition::Absurd { now } => self.now = *now,
+            Transition::HandleTimeout => {
+                self.hop(u64::MAX, true);
+            }
+            Transition::Nudge => {
+                let now = self.main.now();
+                if now == u64::MAX {
+                    // At the end of time deadlines saturate to `now` itself; nothing is "later".
+                    return;
+                }
+                let before = self.main.clone();
+                let result = self.call(now, Call::Timeout, false);
+                assert!(result.is_none());
+                assert!(before == self.main, "an extra handle_timeout at the same now changed the state");
+            }
+            Transition::AddSession { id } => {
+                let _ = self.handle(Input::AddSession { session_id: id.render() });
+            }
+            Transition::RemoveSession { id, huge_reason } => {
+                let reason = huge_reason.then(|| "r".repeat(HUGE));
+                let _ = self.handle(Input::RemoveSession { session_id: id.render(), reason });
+            }
+            Transition::Update { id, update } => {
+                let update = self.render_update(id, update);
+                let _ = self.handle(Input::ConnectionUpdate { session_id: id.render(), update });
+            }
+            Transition::Deliver { pick, outcome } => {
+                let now = self.main.now().max(self.now);
+                self.obs.expire_leases(now);
+                let id = self.obs.pick_in_flight(*pick).unwrap_or(u64::MAX - 1);
+                let success = outcome.is_success() && self.obs.in_flight.contains_key(&id);
+                self.obs.finish(id);
+                if success {
+                    self.obs.delivered += 1;
+                }
+                let input = Input::DeliveryResult { delivery_id: id, outcome: outcome.render() };
+                assert_eq!(self.handle(input), Ok(Ack::Accepted));
+            }
+            Transition::DeliverUnknown { id, outcome } => {
+                let before = self.main.health(self.main.now()).queue.unknown_results;
+                let known = self.obs.in_flight.contains_key(id);
+                if known {
+                    return;
+                }
+                let input = Input::DeliveryResult { delivery_id: *id, outcome: outcome.render() };
+                assert_eq!(self.handle(input), Ok(Ack::Accepted));
+                let after = self.main.health(self.main.now()).queue.unknown_results;
+                assert_eq!(after, before + 1, "an unknown delivery id is counted");
+            }
+            Transition::DeliverDuplicate { pick, outcome } => {
+                let Some(id) = self.obs.pick_finished(*pick) else { return };
+                let input = Input::DeliveryResult { delivery_id: id, outcome: outcome.render() };
+                assert_eq!(self.handle(input), Ok(Ack::Accepted));
+            }
+            Transition::Enqueue { path, key, session, huge } => {
+                self.minted += 1;
+                let path = match path {
+                    PathKind::Good => format!("/custom/{}", self.minted % 3),
+                    PathKind::NoSlash => "custom".to_owned(),
+                    PathKind::DotDot => "/a/../b".to_owned(),
+                    PathKind::TooLong => format!("/{}", "p".repeat(600)),
+                };
+                let payload =
+                    if *huge { json!({ "blob": "b".repeat(HUGE) }) } else { json!({ "n": self.minted }) };
+                let input = Input::Enqueue {
+                    path,
+                    payload,
+                    key: key.map(|k| format!("k{k}")),
+                    session_id: session.as_ref().map(Sid::render),
+                };
+                let _ = self.handle(input);
+            }
+            Transition::CleanupInactive { idle_for_ms } => {
+                let _ = self.handle(Input::CleanupInactive { idle_for_ms: *idle_for_ms });
+            }
+            Transition::CleanupPending { older_than_ms } => {
+                let _ = self.handle(Input::CleanupPending { older_than_ms: *older_than_ms });
+            }
+            Transition::Restarted { crash } => {
+                if *crash {
+                    self.main = Keeper::restore(&self.main.snapshot()).expect("restores");
+                    self.twin = Keeper::restore(&self.twin.snapshot()).expect("restores");
+                }
+                let now = self.main.now().max(self.now);
+                self.obs.expire_leases(now);
+                let ids: Vec<u64> = self.obs.in_flight.keys().copied().collect();
+                for id in ids {
+                    self.obs.finish(id);
+                }
+                assert_eq!(self.handle(Input::Restarted), Ok(Ack::Accepted));
+            }
+        }
+    }
+
+    fn render_update(&mut self, id: &Sid, update: &Update) -> ConnectionUpdate {
+        let mut u = ConnectionUpdate::default();
+        let mut qr = || {
+            self.minted += 1;
+            format!("2@{}-qr-{},ref", id.render(), self.minted)
+        };
+        match update {
+            Update::Qr => u.qr = Some(qr()),
+            Update::HugeQr => u.qr = Some("q".repeat(HUGE)),
+            Update::EmptyQr => u.qr = Some(String::new()),
+            Update::NewLogin => u.is_new_login = Some(true),
+            Update::Connecting => u.connection = Some(sessionkeeper_core::Connection::Connecting),
+            Update::Open => u.connection = Some(sessionkeeper_core::Connection::Open),
+            Update::QrConnecting => {
+                u.qr = Some(qr());
+                u.connection = Some(sessionkeeper_core::Connection::Connecting);
+            }
+            Update::Close(why) => {
+                u.connection = Some(sessionkeeper_core::Connection::Close);
+                let error = |message: Option<&str>, code: Option<u16>| LastDisconnect {
+                    error: Some(DisconnectError {
+                        message: message.map(str::to_owned),
+                        output: code.map(|c| ErrorOutput { status_code: Some(c) }),
+                    }),
+                };
+                u.last_disconnect = match why {
+                    CloseWhy::Code(code) => Some(error(Some("Connection Failure"), Some(*code))),
+                    CloseWhy::QrRefsEnded => Some(error(Some(QR_REFS_ENDED), Some(408))),
+                    CloseWhy::NoCode => Some(error(Some("Connection Terminated"), None)),
+                    CloseWhy::Bare => None,
+                };
+            }
+            Update::Empty => {}
+        }
+        u
+    }
+
+    /// Invariants on the keeper's state and views after every call.
+    fn check_state(&self) {
+        let k = &self.main;
+        let now = k.now();
+        // poll_timeout is never in the past (except at the end of time, where nothing is later).
+        if let Some(t) = k.poll_timeout() {
+            assert!(t > now || now == u64::MAX, "poll_timeout {t} not after now {now}");
+        }
+        // Every pending session is gone by its deadline.
+        let sessions = k.sessions(now);
+        for p in &sessions.pending_sessions {
+            assert!(
+                p.expires_at > now || now == u64::MAX,
+                "pending session {} still there at {now}, past {}",
+                p.session_id,
+                p.expires_at
+            );
+            assert_eq!(p.expires_at, p.since.saturating_add(self.config.pending_session_timeout));
+            assert!(p.qr_count >= 1 && p.qr_count <= self.config.max_qr_codes, "qr count {}", p.qr_count);
+        }
+        assert_eq!(sessions.pending_count, sessions.pending_sessions.len());
+        // The sessions the outputs announced are the sessions held.
+        let ids: Vec<&String> = sessions.sessions.iter().map(|s| &s.session_id).collect();
+        let known: Vec<&String> = self.obs.known.keys().collect();
+        assert_eq!(ids, known, "sessions held differ from the sessions announced");
+        for s in &sessions.sessions {
+            assert_eq!(
+                self.obs.known[&s.session_id], s.state,
+                "state of {} differs from the last change",
+                s.session_id
+            );
+        }
+        // Conservation and the books.
+        let health = k.health(now);
+        let q = &health.queue;
+        assert_eq!(
+            q.accepted,
+            q.depth + q.in_flight + q.delivered + q.superseded + q.dead_lettered + q.purged,
+            "accepted = queued + inFlight + delivered + superseded + deadLettered + purged: {q:?}"
+        );
+        assert!(q.conservation_ok);
+        assert_eq!(q.in_flight, self.obs.in_flight.len() as u64, "deliveries in flight");
+        assert_eq!(q.delivered, self.obs.delivered, "2xx results for deliveries in flight");
+        assert!(q.in_flight <= u64::from(self.config.max_concurrent_messages));
+        assert_eq!(health.counters.qr_dropped_unknown_session, self.unknown_qr_updates);
+        // The breaker as announced.
+        let b = &health.circuit_breaker;
+        assert_eq!(b.state, self.obs.breaker, "breaker state differs from the last change");
+        assert_eq!(b.transitions, self.obs.epoch, "breaker transitions");
+        if b.state == BreakerState::HalfOpen {
+            assert!(b.probes_in_flight <= self.config.circuit_breaker_half_open_probes);
+        }
+        assert_eq!(health.active_sessions, self.obs.known.len());
+    }
+
+    /// After the sequence: a healthy backend and a caller that honours deadlines drain the
+    /// queue (final statuses included), unless time was pushed to its end.
+    pub fn drain_to_idle(&mut self) {
+        if self.main.now() > u64::MAX / 2 {
+            return;
+        }
+        // The late caller catches up with its clock first.
+        self.call(self.now.max(self.main.now()), Call::Timeout, false);
+        for _ in 0..2_000 {
+            while let Some(id) = self.obs.pick_in_flight(0) {
+                self.obs.finish(id);
+                self.obs.delivered += 1;
+                let ok = sessionkeeper_core::DeliveryOutcome::Response { status: 200, retry_after: None };
+                let now = self.main.now();
+                self.call(now, Call::Handle(Input::DeliveryResult { delivery_id: id, outcome: ok }), false);
+            }
+            let q = self.main.health(self.main.now()).queue;
+            if q.depth == 0 && q.in_flight == 0 {
+                return;
+            }
+            assert!(self.hop(u64::MAX, false), "items queued but no deadline: {q:?}");
+        }
+        panic!("queue did not drain: {:?}", self.main.health(self.main.now()).queue);
+    }
+}
