@@ -10,8 +10,14 @@ echo "== fmt + clippy"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
-echo "== core builds for wasm32"
+echo "== core builds for wasm32 and stays pure"
 cargo check -p sessionkeeper-core --target wasm32-unknown-unknown
+banned=$(cargo tree -p sessionkeeper-core -e normal --prefix none --target all \
+  | grep -E '^(tokio|reqwest|wasm-bindgen|js-sys|getrandom) ' || true)
+if [ -n "$banned" ]; then
+  echo "core must not depend on: $banned" >&2
+  exit 1
+fi
 
 echo "== rust tests"
 PROPTEST_CASES="${PROPTEST_CASES:-1000}" cargo test --workspace
