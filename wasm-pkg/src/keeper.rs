@@ -125,6 +125,12 @@ impl WasmKeeper {
         to_js(&self.inner.health(now_arg(now)?))
     }
 
+    /// Whether the keeper holds this session.
+    #[wasm_bindgen(js_name = hasSession)]
+    pub fn has_session(&self, session_id: &str) -> bool {
+        self.inner.session_table().contains(session_id)
+    }
+
     /// The last QR string of a pending session.
     pub fn qr(&self, session_id: &str) -> Option<String> {
         self.inner.qr(session_id).map(str::to_owned)
@@ -135,10 +141,17 @@ impl WasmKeeper {
         self.inner.now() as f64
     }
 
-    /// The effective config (every key, defaults filled in).
-    #[wasm_bindgen(unchecked_return_type = "Required<KeeperConfig>")]
-    pub fn config(&self) -> Result<JsValue, JsValue> {
-        to_js(self.inner.config())
+    /// The effective config (every key, defaults filled in) as JSON text: its 64-bit `seed`
+    /// does not fit a JS number.
+    #[wasm_bindgen(js_name = configJson)]
+    pub fn config_json(&self) -> String {
+        json(self.inner.config())
+    }
+
+    /// Every config key the core accepts (camelCase).
+    #[wasm_bindgen(js_name = configKeys)]
+    pub fn config_keys() -> Vec<String> {
+        Config::KEYS.iter().map(|k| (*k).to_owned()).collect()
     }
 
     /// The whole state as a JSON string (deterministic).
@@ -151,6 +164,23 @@ impl WasmKeeper {
     pub fn restore(snapshot: &str) -> Result<WasmKeeper, JsValue> {
         let inner = Keeper::restore(snapshot).map_err(|e| keeper_error(&e))?;
         Ok(WasmKeeper { inner })
+    }
+
+    /// Like `restore`, with the config replaced by `config` (camelCase keys, defaults for the
+    /// rest, exactly as `new` takes it): a restart applies the config given now.
+    #[wasm_bindgen(js_name = restoreWithConfig)]
+    pub fn restore_with_config(
+        snapshot: &str,
+        #[wasm_bindgen(unchecked_param_type = "KeeperConfig | undefined")] config: JsValue,
+    ) -> Result<WasmKeeper, JsValue> {
+        let config = WasmKeeper::new(config)?.inner.config().clone();
+        let mut state: serde_json::Value = serde_json::from_str(snapshot)
+            .map_err(|e| js_error("Snapshot", &format!("invalid snapshot: {e}")))?;
+        let Some(fields) = state.as_object_mut() else {
+            return Err(js_error("Snapshot", "invalid snapshot: not a JSON object"));
+        };
+        fields.insert("config".into(), serde_json::to_value(config).expect("config is plain data"));
+        WasmKeeper::restore(&state.to_string())
     }
 }
 

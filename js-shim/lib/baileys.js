@@ -1,0 +1,77 @@
+'use strict';
+// The Baileys adapter: raw `connection.update` objects to the core's plain shape, and
+// attaching to a socket's event emitter. No policy: the core decides what an update means.
+
+/**
+ * A Baileys `connection.update` as plain data. Baileys puts a Boom `Error` in
+ * `lastDisconnect.error`, whose `message` is not enumerable: it is read explicitly here. Values
+ * of the wrong type are passed through unchanged so the core can refuse them by name.
+ * @param {unknown} update
+ */
+function normalizeUpdate(update) {
+  if (update === null || typeof update !== 'object' || Array.isArray(update)) {
+    const err = new TypeError(
+      `sessionkeeper: a connection.update must be an object, got ${update === null ? 'null' : Array.isArray(update) ? 'an array' : typeof update}`,
+    );
+    err.code = 'InvalidInput';
+    throw err;
+  }
+  const out = {};
+  if (update.connection !== undefined) out.connection = update.connection;
+  if (update.qr !== undefined) out.qr = update.qr;
+  if (update.isNewLogin !== undefined) out.isNewLogin = update.isNewLogin;
+  const last = update.lastDisconnect;
+  if (last !== undefined && last !== null) {
+    if (typeof last !== 'object') {
+      out.lastDisconnect = last;
+    } else {
+      out.lastDisconnect = {};
+      const e = last.error;
+      if (e !== undefined && e !== null) {
+        if (typeof e !== 'object') {
+          out.lastDisconnect.error = { message: String(e) };
+        } else {
+          const error = {};
+          if (typeof e.message === 'string') error.message = e.message;
+          const statusCode = e.output && e.output.statusCode;
+          if (statusCode !== undefined) error.output = { statusCode };
+          out.lastDisconnect.error = error;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Subscribes `onUpdate` to a Baileys socket's `connection.update` events until the socket
+ * reports `connection: 'close'` (one socket is one lifecycle) or the returned function is called.
+ * @param {{ ev: { on: Function, off: Function } }} sock
+ * @param {(update: object) => void} onUpdate
+ * @returns {() => void} detach
+ */
+function subscribe(sock, onUpdate) {
+  const ev = sock && sock.ev;
+  if (!ev || typeof ev.on !== 'function' || typeof ev.off !== 'function') {
+    const err = new TypeError('sessionkeeper: attachBaileys needs a Baileys socket (an object whose `ev` has on/off)');
+    err.code = 'InvalidInput';
+    throw err;
+  }
+  let attached = true;
+  const detach = () => {
+    if (!attached) return;
+    attached = false;
+    ev.off('connection.update', listener);
+  };
+  function listener(update) {
+    try {
+      onUpdate(update);
+    } finally {
+      if (update && update.connection === 'close') detach();
+    }
+  }
+  ev.on('connection.update', listener);
+  return detach;
+}
+
+module.exports = { normalizeUpdate, subscribe };
