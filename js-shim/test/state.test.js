@@ -1,0 +1,52 @@
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { createKeeper } = require('..');
+const { fakeBackend, fakeClock, waitFor, flush, tmpDir, qrString } = require('./helpers');
+
+test('state survives close() and a new createKeeper with the same statePath', async (t) => {
+  const dir = tmpDir();
+  const statePath = path.join(dir, 'nested', 'keeper.json');
+  const backend = await fakeBackend();
+  t.after(async () => {
+    await backend.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const clock = fakeClock();
+  // A long spacing keeps items queued at shutdown.
+  const first = createKeeper({ laravelApiUrl: backend.url, statePath, syncSpacing: 60_000, now: clock.now });
+  first.addSession('alice');
+  first.addSession('bob');
+  first.connectionUpdate('alice', { connection: 'open' });
+  first.connectionUpdate('bob', { qr: qrString(1) });
+  first.enqueue({ path: '/custom', payload: { n: 1 }, key: 'c1' });
+  await flush();
+  await first.idle();
+  const before = first.sessions();
+  const queuedBefore = first.health().queue.depth;
+  assert.ok(queuedBefore >= 2, `items queued at shutdown: ${queuedBefore}`);
+  await first.close();
+  assert.ok(fs.existsSync(statePath));
+  assert.deepEqual(fs.readdirSync(path.dirname(statePath)), ['keeper.json'], 'no temp file left behind');
+  assert.throws(() => first.addSession('carol'), /closed/);
+
+  const second = createKeeper({ laravelApiUrl: backend.url, statePath, syncSpacing: 0, now: clock.now });
+  t.after(() => second.close());
+  assert.deepEqual(second.sessions(), before, 'sessions, states and the pending episode survive');
+  assert.equal(second.qr('bob'), qrString(1));
+  await waitFor(() => second.health().queue.depth === 0 && second.health().queue.inFlight === 0, 'the queue to drain');
+  const bodies = backend.requests.map((r) => r.body);
+  assert.ok(bodies.some((b) => b && b.n === 1), 'the custom item queued before the restart was delivered');
+  assert.ok(bodies.some((b) => b && b.qr === qrString(1)), "bob's QR was delivered");
+  assert.equal(second.health().queue.accepted, first.health().queue.accepted, 'nothing lost, nothing new');
+});
+
+test('a corrupt state file is a clear error', async (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const statePath = path.join(dir, 'keeper.json');
+  fs.writeFileSync(statePath, '{"not":"a snapshot"}');
+  assert.throws(() => createKeeper({ laravelApiUrl: 'http://127.0.0.1:1', statePath }), /cannot restore .*keeper\.json.*invalid snapshot/);
+});
