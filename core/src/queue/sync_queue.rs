@@ -268,6 +268,9 @@ impl SyncQueue {
                 if let Some(reason) = item.purge_on_return.take() {
                     l.items.pop_front();
                     self.count_purged(&reason, 1);
+                } else if superseded_while_out(&mut self.coalesce, item, &lane) {
+                    l.items.pop_front();
+                    self.counters.superseded += 1;
                 } else {
                     item.not_before = until;
                     self.counters.queued += 1;
@@ -278,6 +281,9 @@ impl SyncQueue {
                 if let Some(reason) = item.purge_on_return.take() {
                     l.items.pop_front();
                     self.count_purged(&reason, 1);
+                } else if superseded_while_out(&mut self.coalesce, item, &lane) {
+                    l.items.pop_front();
+                    self.counters.superseded += 1;
                 } else if item.failures >= config.max_attempts {
                     let item = l.items.pop_front().expect("head");
                     let reason = format!("max attempts ({})", describe(outcome));
@@ -330,6 +336,9 @@ impl SyncQueue {
             if let Some(reason) = item.purge_on_return.take() {
                 l.items.pop_front();
                 self.count_purged(&reason, 1);
+            } else if superseded_while_out(&mut self.coalesce, item, &flight.lane) {
+                l.items.pop_front();
+                self.counters.superseded += 1;
             } else {
                 item.not_before = now;
                 self.counters.queued += 1;
@@ -454,6 +463,20 @@ impl SyncQueue {
     /// Whether nothing may be dispatched because of the breaker.
     pub fn held_by_breaker(breaker: &CircuitBreaker) -> bool {
         breaker.state() == BreakerState::Open
+    }
+}
+
+/// For an item back from flight (failed, throttled, restart): whether a newer item took its
+/// coalescing key while it was out, so it is superseded (latest wins) instead of sent again. If
+/// not, the item holds its key again, so a newer item replaces it in place.
+fn superseded_while_out(coalesce: &mut BTreeMap<String, (String, u64)>, item: &Item, lane: &str) -> bool {
+    let Some(key) = &item.coalesce_key else { return false };
+    match coalesce.get(key) {
+        Some((_, id)) => *id != item.id,
+        None => {
+            coalesce.insert(key.clone(), (lane.to_owned(), item.id));
+            false
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use crate::model::ModelState;
 /// Valid session ids the test draws from (small, so ids collide and come back).
 pub const POOL: [&str; 4] = ["alice", "bob", "carol", "dave"];
 /// Length of the "huge" strings (reasons, messages, payloads, QRs).
-pub const HUGE: usize = 20_000;
+pub const HUGE: usize = 8_192;
 
 /// A session id, valid or not.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -186,6 +186,8 @@ pub enum Transition {
     CleanupPending { older_than_ms: Option<u64> },
     /// `restarted`; with `crash` the keepers are first rebuilt from their snapshots.
     Restarted { crash: bool },
+    /// A copy of the keeper is restored from its snapshot and runs in lockstep from here on.
+    SnapshotRestore,
 }
 
 fn any_sid() -> BoxedStrategy<Sid> {
@@ -248,7 +250,7 @@ fn retry_after() -> BoxedStrategy<RetryAfter> {
 
 fn outcome() -> BoxedStrategy<Outcome> {
     prop_oneof![
-        10 => select(vec![200u16, 201, 204]).prop_map(Outcome::Status),
+        30 => select(vec![200u16, 201, 204]).prop_map(Outcome::Status),
         8 => select(vec![500u16, 502, 503, 504]).prop_map(Outcome::Status),
         3 => select(vec![400u16, 404, 409, 422]).prop_map(Outcome::Status),
         2 => Just(Outcome::Status(429)),
@@ -316,6 +318,7 @@ pub fn transition(state: &ModelState, scale: u64) -> BoxedStrategy<Transition> {
         6 => proptest::option::of(prop_oneof![0..10_000u64, Just(u64::MAX)])
             .prop_map(|older_than_ms| Transition::CleanupPending { older_than_ms }),
         6 => any::<bool>().prop_map(|crash| Transition::Restarted { crash }),
+        40 => Just(Transition::SnapshotRestore),
     ]
     .boxed()
 }
