@@ -1,0 +1,40 @@
+//! API-key check: with `apiKey` set, every endpoint but `/health` requires
+//! `Authorization: Bearer <key>` or `x-api-key: <key>`.
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::AppError;
+use super::AppState;
+
+/// Constant-time equality (no early exit on the first differing byte).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The middleware.
+pub async fn require_api_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(key) = &state.api_key else { return next.run(req).await };
+    let headers = req.headers();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+    let x_api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    let ok = [bearer, x_api_key]
+        .into_iter()
+        .flatten()
+        .any(|given| same(given.trim().as_bytes(), key.expose().as_bytes()));
+    if ok {
+        next.run(req).await
+    } else {
+        let mut resp = AppError::new(StatusCode::UNAUTHORIZED, "missing or invalid API key").into_response();
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        resp
+    }
+}

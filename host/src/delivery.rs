@@ -1,0 +1,138 @@
+//! Executes `Output::Deliver`: renders the QR image at dispatch, signs, POSTs with reqwest
+//! (rustls, pooled connections, per-request timeout) and turns what happened into a
+//! [`DeliveryOutcome`] for the keeper.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use sessionkeeper_core::{Delivery, DeliveryOutcome};
+
+use crate::metrics::{Metrics, OutcomeLabel};
+use crate::render;
+use crate::settings::{Secret, Settings};
+use crate::signing;
+
+/// Header carrying the item's stable idempotency key.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// Sends deliveries to the backend. Cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct Deliverer {
+    client: reqwest::Client,
+    base_url: Arc<str>,
+    token: Option<Secret>,
+    signing_secret: Option<Secret>,
+    timeout: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl Deliverer {
+    /// A deliverer for `settings.laravelApiUrl`.
+    pub fn new(settings: &Settings, metrics: Arc<Metrics>) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("sessionkeeper/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_millis(settings.request_timeout.min(5_000)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            client,
+            base_url: settings.laravel_api_url.trim_end_matches('/').into(),
+            token: settings.laravel_api_token.clone(),
+            signing_secret: settings.signing_secret.clone(),
+            timeout: Duration::from_millis(settings.request_timeout),
+            metrics,
+        })
+    }
+
+    /// The base URL deliveries go to.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The request body: the item's body, plus `qrImage` rendered now when asked for.
+    pub fn body(delivery: &Delivery) -> Vec<u8> {
+        let mut body = delivery.body.clone();
+        if let Some(qr) = &delivery.render_qr {
+            match render::png_data_url(qr) {
+                Ok(url) => {
+                    if let Some(obj) = body.as_object_mut() {
+                        obj.insert("qrImage".into(), url.into());
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(item = delivery.item_id, error = %e, "QR not renderable, sent without image")
+                }
+            }
+        }
+        serde_json::to_vec(&body).expect("JSON values serialize")
+    }
+
+    /// POSTs the delivery and reports the outcome. Never fails: errors are outcomes.
+    pub async fn deliver(&self, delivery: &Delivery) -> DeliveryOutcome {
+        let body = Self::body(delivery);
+        let url = format!("{}{}", self.base_url, delivery.path);
+        let mut req = self
+            .client
+            .post(&url)
+            .timeout(self.timeout)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(IDEMPOTENCY_HEADER, delivery.idempotency_key.as_str());
+        if let Some(token) = &self.token {
+            req = req.header(AUTHORIZATION, format!("Bearer {}", token.expose()));
+        }
+        if let Some(secret) = &self.signing_secret {
+            let ts =
+                SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0).to_string();
+            let sig = signing::sign(secret.expose().as_bytes(), &ts, &body);
+            req = req.header(signing::TIMESTAMP_HEADER, ts).header(signing::SIGNATURE_HEADER, sig);
+        }
+        let started = Instant::now();
+        let result = req.body(body).send().await;
+        let (outcome, label) = match result {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let retry_after =
+                    resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                // Read the (small) body so the connection goes back to the pool.
+                let _ = resp.bytes().await;
+                let label = match status {
+                    200..=299 => OutcomeLabel::Success,
+                    429 | 503 => OutcomeLabel::Throttled,
+                    500..=599 => OutcomeLabel::ServerError,
+                    _ => OutcomeLabel::Rejected,
+                };
+                (DeliveryOutcome::Response { status, retry_after }, label)
+            }
+            Err(e) if e.is_timeout() => (DeliveryOutcome::Timeout, OutcomeLabel::Timeout),
+            Err(e) => {
+                // Without the URL: it is in the logs' context already and may carry credentials.
+                let message = error_chain(&e.without_url());
+                (DeliveryOutcome::NetworkError { message }, OutcomeLabel::NetworkError)
+            }
+        };
+        self.metrics.record_delivery(label, started.elapsed());
+        tracing::debug!(
+            item = delivery.item_id,
+            delivery = delivery.delivery_id,
+            path = %delivery.path,
+            attempt = delivery.attempt,
+            ?outcome,
+            "delivered"
+        );
+        outcome
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}

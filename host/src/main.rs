@@ -1,0 +1,80 @@
+//! The `sessionkeeper` binary: `serve` (default) runs the service, `sim` the simulator.
+
+use anyhow::Context as _;
+use clap::Parser;
+use sessionkeeper_host::cli::{Cli, Command, ServeArgs};
+use sessionkeeper_host::settings::{self, Sources};
+use sessionkeeper_host::{logging, server};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Sim { args }) => run_sim(args),
+        Some(Command::Serve(args)) => serve(args),
+        None => serve(cli.serve),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sessionkeeper: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_sim(args: Vec<String>) -> anyhow::Result<()> {
+    let _ = args;
+    anyhow::bail!("the simulator is not built into this binary yet")
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let overrides = args.overrides().map_err(anyhow::Error::msg)?;
+    let settings = settings::load(&Sources::from_process(args.config.clone(), overrides))?;
+    logging::init(settings.log_json);
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
+    runtime.block_on(async move {
+        let target = server::redacted_url(&settings.laravel_api_url);
+        let data_dir = settings.data_dir.clone();
+        let auth = if settings.api_key.is_some() { "API key required" } else { "no API key" };
+        let running = server::start(settings).await?;
+        println!(
+            "sessionkeeper listening on http://{} ({auth}), delivering to {target}, data in {}",
+            running.addr,
+            data_dir.display()
+        );
+        tracing::info!(addr = %running.addr, backend = %target, "listening");
+        let stopping = running.stopping();
+        tokio::select! {
+            _ = shutdown_signal() => running.shutdown(),
+            // A storage failure also stops the service; `wait` reports it.
+            _ = stopping.cancelled() => {}
+        }
+        running.wait().await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT"),
+        _ = term => tracing::info!("SIGTERM"),
+    }
+}

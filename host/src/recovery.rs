@@ -1,0 +1,133 @@
+//! Start-up recovery: latest snapshot + journal replay -> the keeper as it was at the last
+//! committed input, with the configuration of this start.
+
+use sessionkeeper_core::{Config, Keeper, KeeperError};
+
+use crate::driver::Entry;
+use crate::store::{Store, StoreError};
+
+/// Why the state could not be recovered.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    /// Reading the store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The snapshot or the configuration was refused.
+    #[error("cannot restore state: {0}")]
+    Keeper(#[from] KeeperError),
+}
+
+/// What recovery found.
+pub struct Recovered {
+    /// The keeper (not yet told `Restarted`).
+    pub keeper: Keeper,
+    /// Next journal sequence number.
+    pub next_seq: u64,
+    /// Whether a previous state was found.
+    pub restored: bool,
+    /// Journal entries replayed.
+    pub replayed: u64,
+}
+
+/// Restores the latest snapshot and replays the journal after it. Outputs produced while
+/// replaying are dropped: they were executed before the crash, or are still in flight in the
+/// state and are sent again after `Input::Restarted`.
+pub fn recover(store: &Store, config: &Config) -> Result<Recovered, RecoveryError> {
+    let snapshot = store.snapshot()?;
+    let restored = snapshot.is_some();
+    let (mut keeper, upto) = match snapshot {
+        Some((upto, state)) => (Keeper::restore(&state)?, upto),
+        None => (Keeper::new(config.clone())?, 0),
+    };
+    let mut replayed = 0;
+    let last = store.replay(upto, |seq, text| {
+        let entry: Entry = serde_json::from_str(text)
+            .map_err(|e| StoreError::Corrupt(format!("journal entry {seq}: {e}")))?;
+        match entry.input {
+            Some(input) => {
+                let _ = keeper.handle(entry.now, input);
+            }
+            None => keeper.handle_timeout(entry.now),
+        }
+        while keeper.poll_output().is_some() {}
+        replayed += 1;
+        Ok(())
+    })?;
+    let restored = restored || replayed > 0;
+    if keeper.config() != config {
+        if restored {
+            tracing::info!("configuration changed since the state was saved; applying the new one");
+        }
+        keeper = with_config(&keeper, config)?;
+    }
+    Ok(Recovered { keeper, next_seq: last + 1, restored, replayed })
+}
+
+/// The same state under another configuration.
+fn with_config(keeper: &Keeper, config: &Config) -> Result<Keeper, KeeperError> {
+    let mut state: serde_json::Value =
+        serde_json::from_str(&keeper.snapshot()).map_err(|e| KeeperError::Snapshot(e.to_string()))?;
+    state["config"] = serde_json::to_value(config).map_err(|e| KeeperError::Snapshot(e.to_string()))?;
+    Keeper::restore(&state.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sessionkeeper_core::Input;
+
+    fn entry(now: u64, input: Option<Input>) -> String {
+        serde_json::to_string(&Entry { now, input }).unwrap()
+    }
+
+    #[test]
+    fn snapshot_plus_journal_rebuilds_the_state_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let config = Config { sync_spacing: 0, ..Config::default() };
+        let mut reference = Keeper::new(config.clone()).unwrap();
+        let calls: Vec<(u64, Option<Input>)> = vec![
+            (1_000, Some(Input::AddSession { session_id: "a".into() })),
+            (
+                1_100,
+                Some(Input::ConnectionUpdate {
+                    session_id: "a".into(),
+                    update: serde_json::from_str(r#"{"qr":"2@x"}"#).unwrap(),
+                }),
+            ),
+            (1_200, None),
+            (1_300, Some(Input::AddSession { session_id: "b".into() })),
+        ];
+        for (i, (now, input)) in calls.iter().enumerate() {
+            match input {
+                Some(input) => {
+                    let _ = reference.handle(*now, input.clone());
+                }
+                None => reference.handle_timeout(*now),
+            }
+            while reference.poll_output().is_some() {}
+            store.append(&[(i as u64 + 1, entry(*now, input.clone()))]).unwrap();
+            if i == 1 {
+                store.save_snapshot(2, &reference.snapshot()).unwrap();
+            }
+        }
+        let got = recover(&store, &config).unwrap();
+        assert!(got.restored);
+        assert_eq!(got.replayed, 2);
+        assert_eq!(got.next_seq, 5);
+        assert_eq!(got.keeper.snapshot(), reference.snapshot());
+    }
+
+    #[test]
+    fn empty_store_gives_a_fresh_keeper_and_config_changes_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let got = recover(&store, &Config::default()).unwrap();
+        assert!(!got.restored);
+        assert_eq!(got.next_seq, 1);
+        store.save_snapshot(0, &got.keeper.snapshot()).unwrap();
+        let changed = Config { max_qr_codes: 3, ..Config::default() };
+        let again = recover(&store, &changed).unwrap();
+        assert_eq!(again.keeper.config().max_qr_codes, 3);
+    }
+}

@@ -1,0 +1,173 @@
+//! Wiring: store -> recovery -> driver -> HTTP server, and the orderly way down.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{app, AppState};
+use crate::delivery::Deliverer;
+use crate::driver::{Driver, DriverHandle, DriverParts};
+use crate::metrics::Metrics;
+use crate::recovery::{recover, RecoveryError};
+use crate::settings::Settings;
+use crate::store::{Store, StoreError, Writer};
+
+/// Subscribers of `/commands` that fall this many commands behind are told they lagged.
+const COMMAND_BUFFER: usize = 4_096;
+
+/// Why the service could not start or stopped badly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The saved state could not be recovered.
+    #[error(transparent)]
+    Recovery(#[from] RecoveryError),
+    /// The HTTP client could not be built.
+    #[error("http client: {0}")]
+    Client(#[from] reqwest::Error),
+    /// Binding or serving failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Storage failed while running; the service stopped (a restart recovers).
+    #[error("storage failed while running; stopped")]
+    StorageFailed,
+}
+
+/// A running service.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The driver (for in-process callers and tests).
+    pub driver: DriverHandle,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// The command channel.
+    pub commands: broadcast::Sender<sessionkeeper_core::Command>,
+    /// What the keeper recovered at start (`restored`, `replayed`).
+    pub recovered: (bool, u64),
+    shutdown: CancellationToken,
+    fatal: CancellationToken,
+    join: JoinHandle<()>,
+}
+
+impl Running {
+    /// Starts an orderly shutdown (stop accepting, drain in-flight deliveries, final snapshot).
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Cancelled once the service is stopping (signal, [`Self::shutdown`] or storage failure).
+    pub fn stopping(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until the service has stopped.
+    pub async fn wait(self) -> Result<(), ServerError> {
+        let _ = self.join.await;
+        if self.fatal.is_cancelled() {
+            Err(ServerError::StorageFailed)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Opens the store, recovers the state, starts the driver and the HTTP server.
+pub async fn start(settings: Settings) -> Result<Running, ServerError> {
+    let store = Store::open(&settings.data_dir)?;
+    let recovered = recover(&store, &settings.core)?;
+    if recovered.restored {
+        tracing::info!(replayed = recovered.replayed, "state restored");
+    }
+    let recovered_info = (recovered.restored, recovered.replayed);
+    let (writer, writer_thread) = Writer::spawn(store);
+    let metrics = Arc::new(Metrics::default());
+    let (commands, _) = broadcast::channel(COMMAND_BUFFER);
+    let deliverer = Deliverer::new(&settings, metrics.clone())?;
+    let fatal = CancellationToken::new();
+    let (driver, handle) = Driver::new(DriverParts {
+        keeper: recovered.keeper,
+        next_seq: recovered.next_seq,
+        writer,
+        deliverer,
+        commands: commands.clone(),
+        metrics: metrics.clone(),
+        snapshot_every: settings.snapshot_every,
+        shutdown_timeout: Duration::from_millis(settings.shutdown_timeout),
+        fatal: fatal.clone(),
+    });
+    let driver_task = tokio::spawn(driver.run());
+
+    let addr = SocketAddr::new(settings.host, settings.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Listen { addr: addr.to_string(), source })?;
+    let addr =
+        listener.local_addr().map_err(|source| ServerError::Listen { addr: addr.to_string(), source })?;
+    let shutdown = CancellationToken::new();
+    let state = AppState {
+        driver: handle.clone(),
+        commands: commands.clone(),
+        metrics: metrics.clone(),
+        api_key: settings.api_key.clone(),
+        shutdown: shutdown.clone(),
+    };
+    let router = app(state);
+    let grace = Duration::from_millis(settings.shutdown_timeout);
+    let stop = shutdown.clone();
+    let driver_handle = handle.clone();
+    let join = tokio::spawn(async move {
+        let server = axum::serve(listener, router).with_graceful_shutdown(stop.clone().cancelled_owned());
+        let server = tokio::spawn(async move { server.await });
+        stop.cancelled().await;
+        tracing::info!("shutting down: no new requests");
+        if tokio::time::timeout(grace, server).await.is_err() {
+            tracing::warn!("shutdown: open connections did not finish in time; closing them");
+        }
+        driver_handle.shutdown().await;
+        let _ = driver_task.await;
+        drop(driver_handle);
+        let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+        tracing::info!("stopped");
+    });
+    // A storage failure stops the service (fail-stop: a restart recovers from the store).
+    {
+        let fatal = fatal.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = fatal.cancelled() => {
+                    tracing::error!("storage failed; stopping");
+                    shutdown.cancel();
+                }
+                _ = shutdown.cancelled() => {}
+            }
+        });
+    }
+    Ok(Running { addr, driver: handle, metrics, commands, recovered: recovered_info, shutdown, fatal, join })
+}
+
+/// The backend URL without credentials, for logs.
+pub fn redacted_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string().trim_end_matches('/').to_owned()
+        }
+        Err(_) => "(invalid URL)".into(),
+    }
+}

@@ -1,0 +1,273 @@
+//! Durable state in SQLite (WAL): the latest snapshot of the keeper plus a journal of every call
+//! made on it since (inputs and timer firings, with their `now`). Restore = snapshot + replay.
+//!
+//! Writes run on one dedicated thread ([`Writer`]) that commits batches of journal entries in
+//! one transaction (group commit) and only then runs the batch's continuation, which answers
+//! the HTTP requests and starts the deliveries. `synchronous=NORMAL` in WAL mode survives a
+//! process kill at any moment (not a power cut: use a battery-backed disk for that).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// File name of the database under `dataDir`.
+pub const DB_FILE: &str = "sessionkeeper.db";
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite said no.
+    #[error("storage: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The data directory cannot be used.
+    #[error("storage: data directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Stored data that cannot be read back.
+    #[error("storage: {0}")]
+    Corrupt(String),
+    /// The writer thread is gone.
+    #[error("storage: writer stopped")]
+    Stopped,
+}
+
+/// The embedded store.
+pub struct Store {
+    conn: Connection,
+}
+
+/// The latest snapshot: the journal sequence number it includes, and the keeper's JSON.
+pub type Snapshot = (u64, String);
+
+impl Store {
+    /// Opens (creating if needed) the store under `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: dir.into(), source })?;
+        let conn = Connection::open(dir.join(DB_FILE))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1),
+                 upto INTEGER NOT NULL, state TEXT NOT NULL);",
+        )?;
+        Ok(Self { conn })
+    }
+
+    /// The latest snapshot, if any.
+    pub fn snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT upto, state FROM snapshot WHERE id = 1", [], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+            })
+            .optional()?)
+    }
+
+    /// Calls `each` for every journal entry after `after`, in order. Returns the last sequence
+    /// number seen (or `after`).
+    pub fn replay(
+        &self,
+        after: u64,
+        mut each: impl FnMut(u64, &str) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT seq, entry FROM journal WHERE seq > ?1 ORDER BY seq")?;
+        let mut rows = stmt.query(params![after as i64])?;
+        let mut last = after;
+        while let Some(row) = rows.next()? {
+            let seq = row.get::<_, i64>(0)? as u64;
+            let entry: String = row.get(1)?;
+            each(seq, &entry)?;
+            last = seq;
+        }
+        Ok(last)
+    }
+
+    /// Appends entries in one transaction.
+    pub fn append(&mut self, entries: &[(u64, String)]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt =
+                tx.prepare_cached("INSERT OR REPLACE INTO journal (seq, entry) VALUES (?1, ?2)")?;
+            for (seq, entry) in entries {
+                stmt.execute(params![*seq as i64, entry])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores a snapshot that includes every entry up to `upto` and drops those entries.
+    pub fn save_snapshot(&mut self, upto: u64, state: &str) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO snapshot (id, upto, state) VALUES (1, ?1, ?2)",
+            params![upto as i64, state],
+        )?;
+        tx.execute("DELETE FROM journal WHERE seq <= ?1", params![upto as i64])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Entries currently in the journal.
+    pub fn journal_len(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM journal", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+}
+
+/// What runs after a job is durable (or failed).
+pub type Continuation = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+
+/// A job for the writer thread.
+pub enum Job {
+    /// Append entries, then run the continuation.
+    Append {
+        /// `(seq, entry JSON)`.
+        entries: Vec<(u64, String)>,
+        /// Runs once the entries are committed (or failed to be).
+        then: Continuation,
+    },
+    /// Store a snapshot covering entries up to `upto` and drop them from the journal.
+    Snapshot {
+        /// Last journal sequence number the state includes.
+        upto: u64,
+        /// The keeper's JSON.
+        state: String,
+        /// Runs once it is committed (or failed to be).
+        then: Option<Continuation>,
+    },
+}
+
+/// Handle to the writer thread. Dropping every handle stops the thread after it has written
+/// everything sent before.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+/// Appends gathered into one transaction at most.
+const MAX_GROUP: usize = 64;
+
+impl Writer {
+    /// Moves the store to a new writer thread.
+    pub fn spawn(store: Store) -> (Self, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel();
+        let join = std::thread::Builder::new()
+            .name("sk-store".into())
+            .spawn(move || run(store, rx))
+            .expect("spawn the store writer thread");
+        (Self { tx }, join)
+    }
+
+    /// Queues a job; if the thread is gone the job's continuation gets [`StoreError::Stopped`].
+    pub fn send(&self, job: Job) {
+        if let Err(mpsc::SendError(job)) = self.tx.send(job) {
+            let err = StoreError::Stopped;
+            match job {
+                Job::Append { then, .. } => then(Err(&err)),
+                Job::Snapshot { then: Some(then), .. } => then(Err(&err)),
+                Job::Snapshot { then: None, .. } => {}
+            }
+        }
+    }
+}
+
+fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
+    let mut pending: Option<Job> = None;
+    loop {
+        let job = match pending.take() {
+            Some(job) => job,
+            None => match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        match job {
+            Job::Append { mut entries, then } => {
+                // Group commit: take the appends already waiting into the same transaction.
+                let mut thens = vec![then];
+                while thens.len() < MAX_GROUP {
+                    match rx.try_recv() {
+                        Ok(Job::Append { entries: more, then }) => {
+                            entries.extend(more);
+                            thens.push(then);
+                        }
+                        Ok(other) => {
+                            pending = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let result = store.append(&entries);
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "journal append failed");
+                }
+                for then in thens {
+                    then(result.as_ref().map(|_| ()));
+                }
+            }
+            Job::Snapshot { upto, state, then } => {
+                let result = store.save_snapshot(upto, &state);
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "snapshot failed");
+                }
+                if let Some(then) = then {
+                    then(result.as_ref().map(|_| ()));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_truncates_and_replay_resumes_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        store.append(&[(1, "a".into()), (2, "b".into()), (3, "c".into())]).unwrap();
+        store.save_snapshot(2, "{state}").unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.snapshot().unwrap(), Some((2, "{state}".into())));
+        let mut seen = Vec::new();
+        let last = store
+            .replay(2, |seq, e| {
+                seen.push((seq, e.to_owned()));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, vec![(3, "c".to_owned())]);
+        assert_eq!(last, 3);
+        assert_eq!(store.journal_len().unwrap(), 1);
+    }
+
+    #[test]
+    fn writer_runs_continuations_in_order_after_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, join) = Writer::spawn(Store::open(dir.path()).unwrap());
+        let (tx, rx) = mpsc::channel();
+        for seq in 1..=100u64 {
+            let tx = tx.clone();
+            writer.send(Job::Append {
+                entries: vec![(seq, format!("e{seq}"))],
+                then: Box::new(move |r| tx.send((seq, r.is_ok())).unwrap()),
+            });
+        }
+        drop(writer);
+        join.join().unwrap();
+        let got: Vec<_> = rx.try_iter().collect();
+        assert_eq!(got, (1..=100).map(|s| (s, true)).collect::<Vec<_>>());
+        assert_eq!(Store::open(dir.path()).unwrap().journal_len().unwrap(), 100);
+    }
+}
