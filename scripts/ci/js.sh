@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The JS side from a fresh clone: build the wasm core into js-shim/wasm/, install js-shim's
+# dev dependencies from its lockfile, run its node --test suite.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+bash scripts/build-wasm.sh
+
+echo "== js-shim: npm ci"
+cd js-shim
+# Quiet, reproducible, no audit/fund chatter; install scripts of dev deps are not needed.
+npm ci --no-audit --no-fund --ignore-scripts
+
+echo "== js-shim: node --test"
+node --test test/*.test.js
