@@ -86,6 +86,9 @@ impl Keeper {
         let now = self.clock.advance(now);
         self.fire_timers(now);
         let result = self.apply(now, input);
+        // Timers the input set for `now` itself (zero delays, or the end of time) fire now, so
+        // `poll_timeout` stays strictly later than `now`.
+        self.fire_timers(now);
         self.drive(now);
         result
     }
@@ -252,7 +255,9 @@ impl Keeper {
             match effect {
                 Effect::Command(c) => self.outputs.push_back(Output::Command(c)),
                 Effect::Changed(c) => self.outputs.push_back(Output::SessionChanged(c)),
-                Effect::PurgeQrs { session_id, reason } => self.queue.purge_qrs(now, &session_id, reason),
+                Effect::PurgeQrs { session_id, reason } => {
+                    self.queue.purge_qrs(now, &session_id, &qr_key(&session_id), reason)
+                }
                 Effect::Status { session_id, status, reason, at } => {
                     let mut body = json!({ "sessionId": session_id, "status": status.as_str(), "at": at });
                     if let Some(reason) = reason {

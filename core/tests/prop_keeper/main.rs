@@ -86,6 +86,54 @@ impl Profile for Small {
     }
 }
 
+/// Every knob at its smallest valid value, adaptive pacing: zero delays, one of everything.
+#[derive(Debug, Clone)]
+struct Edge;
+
+impl Profile for Edge {
+    const NAME: &'static str = "edge";
+    const SCALE: u64 = 1;
+
+    fn config() -> Config {
+        Config {
+            circuit_breaker_threshold: 1,
+            circuit_breaker_reset_timeout: 1,
+            circuit_breaker_max_reset_timeout: 1,
+            circuit_breaker_half_open_probes: 1,
+            circuit_breaker_failure_rate: 100,
+            circuit_breaker_failure_window: 1,
+            circuit_breaker_minimum_volume: 1,
+            pending_session_timeout: 1,
+            pending_session_cleanup_interval: 1,
+            inactive_session_timeout: 1,
+            sync_spacing: 0,
+            max_concurrent_messages: 1,
+            max_qr_codes: 1,
+            pacing: sessionkeeper_core::PacingMode::Adaptive,
+            adaptive_min_spacing: 1,
+            adaptive_latency_target: 1,
+            max_queue_size: 1,
+            max_attempts: 1,
+            max_item_age: 1,
+            retry_base_delay: 1,
+            retry_max_delay: 1,
+            retry_after_cap: 0,
+            throttle_default_pause: 0,
+            delivery_lease_timeout: 1,
+            dead_letter_limit: 0,
+            reconnect_base_delay: 0,
+            reconnect_max_delay: 0,
+            max_concurrent_reconnects: 1,
+            reconnect_slot_timeout: 1,
+            connection_replaced_limit: 1,
+            connection_replaced_window: 1,
+            pending_alert_threshold: 0,
+            breaker_open_alert_after: 0,
+            seed: 0,
+        }
+    }
+}
+
 /// The defaults (the seed's values).
 #[derive(Debug, Clone)]
 struct Defaults;
@@ -215,4 +263,9 @@ fn keeper_state_machine_small_config() {
 #[test]
 fn keeper_state_machine_default_config() {
     run::<Defaults>();
+}
+
+#[test]
+fn keeper_state_machine_edge_config() {
+    run::<Edge>();
 }
