@@ -39,6 +39,9 @@ pub struct NewItem {
 pub struct Item {
     /// Unique, increasing.
     pub id: u64,
+    /// Position key within its lane: the id of the first item that held this place, kept when a
+    /// newer item supersedes it, so lanes stay sorted by `seq` (binary search, not scans).
+    pub seq: u64,
     /// Stable across retries.
     pub idempotency_key: String,
     /// What it is.
@@ -77,6 +80,7 @@ impl Item {
     pub fn new(id: u64, new: NewItem, now: u64) -> Self {
         Self {
             id,
+            seq: id,
             idempotency_key: idempotency_key(id, &new),
             kind: new.kind,
             coalesce_key: new.coalesce_key,
@@ -95,9 +99,10 @@ impl Item {
 
     /// Replaces the content with a newer item of the same key, keeping the place in the lane.
     pub fn supersede(&mut self, id: u64, new: NewItem, now: u64) {
-        let not_before = self.not_before;
+        let (not_before, seq) = (self.not_before, self.seq);
         *self = Self::new(id, new, now);
         self.not_before = not_before.max(now);
+        self.seq = seq;
     }
 }
 

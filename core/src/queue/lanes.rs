@@ -53,6 +53,27 @@ impl Lanes {
         self.lanes.get_mut(lane)
     }
 
+    /// The item at `seq` in a lane (lanes are sorted by `seq`).
+    pub fn find_mut(&mut self, lane: &str, seq: u64) -> Option<&mut Item> {
+        let l = self.lanes.get_mut(lane)?;
+        let idx = l.items.binary_search_by_key(&seq, |i| i.seq).ok()?;
+        l.items.get_mut(idx)
+    }
+
+    /// Removes the queued (not in flight) item at `seq` and reschedules the lane if it was the head.
+    pub fn remove_queued(&mut self, lane: &str, seq: u64, now: u64) -> Option<Item> {
+        let l = self.lanes.get_mut(lane)?;
+        let idx = l.items.binary_search_by_key(&seq, |i| i.seq).ok()?;
+        if l.items[idx].in_flight.is_some() {
+            return None;
+        }
+        let item = l.items.remove(idx)?;
+        if idx == 0 {
+            self.reschedule(lane, now, false);
+        }
+        Some(item)
+    }
+
     /// Every lane in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Lane)> {
         self.lanes.iter()

@@ -83,8 +83,9 @@ pub struct SyncQueue {
     lanes: Lanes,
     in_flight: BTreeMap<u64, InFlight>,
     leases: BTreeSet<(u64, u64)>,
-    /// Coalescing key -> (lane, item id) of the queued (not in flight) item holding it.
-    coalesce: BTreeMap<String, (String, u64)>,
+    /// Coalescing key -> (lane, item id, seq) of the queued (not in flight) item holding it.
+    /// Every queued item with a key is here, so finding and purging it never scans a lane.
+    coalesce: BTreeMap<String, (String, u64, u64)>,
     next_item_id: u64,
     next_delivery_id: u64,
     pacer: Pacer,
@@ -138,17 +139,16 @@ impl SyncQueue {
         config: &Config,
     ) -> Result<(u64, String), QueueFull> {
         let id = self.next_item_id;
-        if let Some((lane, old_id)) = new.coalesce_key.as_ref().and_then(|k| self.coalesce.get(k)).cloned() {
-            let slot = self
-                .lanes
-                .get_mut(&lane)
-                .and_then(|l| l.items.iter_mut().find(|i| i.id == old_id && i.in_flight.is_none()));
+        if let Some((lane, old_id, seq)) =
+            new.coalesce_key.as_ref().and_then(|k| self.coalesce.get(k)).cloned()
+        {
+            let slot = self.lanes.find_mut(&lane, seq).filter(|i| i.id == old_id && i.in_flight.is_none());
             if let Some(item) = slot {
                 self.next_item_id += 1;
                 let key = new.coalesce_key.clone().expect("has key");
                 item.supersede(id, new, now);
                 let idem = item.idempotency_key.clone();
-                self.coalesce.insert(key, (lane, id));
+                self.coalesce.insert(key, (lane, id, seq));
                 self.counters.accepted += 1;
                 self.counters.superseded += 1;
                 return Ok((id, idem));
@@ -161,7 +161,7 @@ impl SyncQueue {
         self.next_item_id += 1;
         let lane = new.lane.clone();
         if let Some(key) = &new.coalesce_key {
-            self.coalesce.insert(key.clone(), (lane.clone(), id));
+            self.coalesce.insert(key.clone(), (lane.clone(), id, id));
         }
         let item = Item::new(id, new, now);
         let idem = item.idempotency_key.clone();
@@ -192,7 +192,7 @@ impl SyncQueue {
             item.in_flight = Some(delivery_id);
             item.attempts += 1;
             if let Some(key) = &item.coalesce_key {
-                if self.coalesce.get(key).is_some_and(|(_, id)| *id == item.id) {
+                if self.coalesce.get(key).is_some_and(|(_, id, _)| *id == item.id) {
                     self.coalesce.remove(key);
                 }
             }
@@ -347,31 +347,23 @@ impl SyncQueue {
         }
     }
 
-    /// Drops the QRs of a session (queued ones now, in-flight ones when they fail).
-    pub fn purge_qrs(&mut self, now: u64, session_id: &str, reason: &str) {
-        let Some(l) = self.lanes.get_mut(session_id) else { return };
-        let before = l.items.len();
-        let coalesce = &mut self.coalesce;
-        l.items.retain_mut(|item| {
-            if item.kind != ItemKind::Qr {
-                return true;
+    /// Drops the QRs of a session: the queued one now (found by its coalescing key `key`), the
+    /// one in flight (always a lane head) when it comes back failed.
+    pub fn purge_qrs(&mut self, now: u64, session_id: &str, key: &str, reason: &str) {
+        if let Some(head) = self.lanes.get_mut(session_id).and_then(|l| l.items.front_mut()) {
+            if head.kind == ItemKind::Qr && head.in_flight.is_some() {
+                head.purge_on_return = Some(reason.to_owned());
             }
-            if item.in_flight.is_some() {
-                item.purge_on_return = Some(reason.to_owned());
-                return true;
-            }
-            if let Some(key) = &item.coalesce_key {
-                if coalesce.get(key).is_some_and(|(_, id)| *id == item.id) {
-                    coalesce.remove(key);
-                }
-            }
-            false
-        });
-        let dropped = (before - l.items.len()) as u64;
-        if dropped > 0 {
-            self.counters.queued -= dropped;
-            self.count_purged(reason, dropped);
-            self.lanes.reschedule(session_id, now, false);
+        }
+        let Some((lane, id, seq)) = self.coalesce.get(key).cloned() else { return };
+        if lane != session_id {
+            return;
+        }
+        if let Some(item) = self.lanes.remove_queued(&lane, seq, now) {
+            debug_assert_eq!(item.id, id);
+            self.coalesce.remove(key);
+            self.counters.queued -= 1;
+            self.count_purged(reason, 1);
         }
     }
 
@@ -389,7 +381,7 @@ impl SyncQueue {
         out: &mut VecDeque<Output>,
     ) {
         if let Some(key) = &item.coalesce_key {
-            if self.coalesce.get(key).is_some_and(|(_, id)| *id == item.id) {
+            if self.coalesce.get(key).is_some_and(|(_, id, _)| *id == item.id) {
                 self.coalesce.remove(key);
             }
         }
@@ -469,12 +461,16 @@ impl SyncQueue {
 /// For an item back from flight (failed, throttled, restart): whether a newer item took its
 /// coalescing key while it was out, so it is superseded (latest wins) instead of sent again. If
 /// not, the item holds its key again, so a newer item replaces it in place.
-fn superseded_while_out(coalesce: &mut BTreeMap<String, (String, u64)>, item: &Item, lane: &str) -> bool {
+fn superseded_while_out(
+    coalesce: &mut BTreeMap<String, (String, u64, u64)>,
+    item: &Item,
+    lane: &str,
+) -> bool {
     let Some(key) = &item.coalesce_key else { return false };
     match coalesce.get(key) {
-        Some((_, id)) => *id != item.id,
+        Some((_, id, _)) => *id != item.id,
         None => {
-            coalesce.insert(key.clone(), (lane.to_owned(), item.id));
+            coalesce.insert(key.clone(), (lane.to_owned(), item.id, item.seq));
             false
         }
     }
