@@ -35,7 +35,7 @@ pub async fn commands(
                     if filter.as_ref().is_some_and(|id| *id != command.session_id) {
                         None
                     } else {
-                        Some(Event::default().json_data(&command).unwrap_or_default())
+                        Some(Event::default().json_data(command.to_event()).unwrap_or_default())
                     }
                 }
                 Err(BroadcastStreamRecvError::Lagged(missed)) => {
