@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde_json::json;
 use sessionkeeper_core::{
     Ack, BreakerState, Config, ConnectionUpdate, DisconnectError, ErrorOutput, Input, Keeper, KeeperError,
-    LastDisconnect, Output, SessionState, QR_REFS_ENDED,
+    LastDisconnect, OutcomeClass, Output, SessionState, QR_REFS_ENDED,
 };
 
 use crate::observer::{CallContext, Observer};
@@ -232,13 +232,52 @@ impl Harness {
                 let now = self.main.now().max(self.now);
                 self.obs.expire_leases(now);
                 let id = self.obs.pick_in_flight(*pick).unwrap_or(u64::MAX - 1);
-                let success = outcome.is_success() && self.obs.in_flight.contains_key(&id);
+                let flight = self.obs.in_flight.get(&id).cloned();
+                let success = outcome.is_success() && flight.is_some();
                 self.obs.finish(id);
                 if success {
+                    self.obs.done_items.insert(flight.as_ref().expect("in flight").item_id);
                     self.obs.delivered += 1;
                 }
+                // The breaker as the result finds it (after the timers due by now).
+                let mut probe = self.main.clone();
+                probe.handle_timeout(now);
+                let found = probe.health(now).circuit_breaker;
                 let input = Input::DeliveryResult { delivery_id: id, outcome: outcome.render() };
                 assert_eq!(self.handle(input), Ok(Ack::Accepted));
+                let after = self.main.health(now).circuit_breaker;
+                let caused = after.transitions - found.transitions;
+                let class = outcome.class();
+                match flight {
+                    // At the end of time every deadline is now: timers cascade within the call.
+                    _ if now == u64::MAX => {}
+                    None => assert_eq!(caused, 0, "an unknown delivery moved the breaker"),
+                    Some(f) if f.epoch != found.transitions => {
+                        assert_eq!(caused, 0, "a result from an older breaker state moved the breaker")
+                    }
+                    Some(_) => match (found.state, class) {
+                        (_, OutcomeClass::Throttled) => assert_eq!(caused, 0, "throttling moved the breaker"),
+                        (BreakerState::HalfOpen, OutcomeClass::Failure) => {
+                            assert_eq!(
+                                (caused, after.state),
+                                (1, BreakerState::Open),
+                                "failed probe re-opens"
+                            )
+                        }
+                        (BreakerState::HalfOpen, _) => {
+                            assert_eq!(
+                                (caused, after.state),
+                                (1, BreakerState::Closed),
+                                "healthy probe closes"
+                            )
+                        }
+                        (BreakerState::Closed, OutcomeClass::Failure) => assert!(caused <= 1),
+                        (BreakerState::Closed, _) => {
+                            assert_eq!(caused, 0, "{class:?} moved a closed breaker")
+                        }
+                        (BreakerState::Open, _) => unreachable!("a current-generation permit while OPEN"),
+                    },
+                }
             }
             Transition::DeliverUnknown { id, outcome } => {
                 let before = self.main.health(self.main.now()).queue.unknown_results;
@@ -355,6 +394,26 @@ impl Harness {
             assert!(p.qr_count >= 1 && p.qr_count <= self.config.max_qr_codes, "qr count {}", p.qr_count);
         }
         assert_eq!(sessions.pending_count, sessions.pending_sessions.len());
+        // Inactivity and reconnect timers are exact too.
+        for s in &sessions.sessions {
+            for (what, t) in [("inactive_at", s.inactive_at), ("reconnect_at", s.reconnect_at)] {
+                if let Some(t) = t {
+                    assert!(
+                        t > now || now == u64::MAX,
+                        "{} of {} is {t}, not after now {now}",
+                        what,
+                        s.session_id
+                    );
+                }
+            }
+            if s.state == SessionState::Connected {
+                assert_eq!(
+                    s.inactive_at, None,
+                    "connected session {} has an inactivity deadline",
+                    s.session_id
+                );
+            }
+        }
         // The sessions the outputs announced are the sessions held.
         let ids: Vec<&String> = sessions.sessions.iter().map(|s| &s.session_id).collect();
         let known: Vec<&String> = self.obs.known.keys().collect();
@@ -387,6 +446,7 @@ impl Harness {
             assert!(b.probes_in_flight <= self.config.circuit_breaker_half_open_probes);
         }
         assert_eq!(health.active_sessions, self.obs.known.len());
+        assert!(health.reconnect_slots_in_use <= self.config.max_concurrent_reconnects as usize);
     }
 
     /// After the sequence: a healthy backend and a caller that honours deadlines drain the

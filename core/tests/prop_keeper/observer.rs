@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sessionkeeper_core::{BreakerState, CommandKind, Config, Delivery, Output, SessionState};
+use sessionkeeper_core::{BreakerState, CommandKind, Config, Delivery, Output, PacingMode, SessionState};
 
 /// A delivery the keeper handed out and that has not finished.
 #[derive(Clone, Debug)]
@@ -15,6 +15,8 @@ pub struct Flight {
     pub epoch: u64,
     /// Breaker state at dispatch.
     pub state: BreakerState,
+    /// The item sent.
+    pub item_id: u64,
 }
 
 /// Where a QR came from.
@@ -66,6 +68,12 @@ pub struct Observer {
     pub keys: BTreeMap<u64, String>,
     /// Successful results reported for deliveries in flight.
     pub delivered: u64,
+    /// Items the backend took (2xx): never sent again.
+    pub done_items: BTreeSet<u64>,
+    /// Items dead-lettered: never sent again.
+    pub dead_items: BTreeSet<u64>,
+    /// When the breaker last opened.
+    pub opened_at: Option<u64>,
     /// Deliveries seen.
     pub dispatches: u64,
     /// Breaker trips seen.
@@ -96,6 +104,9 @@ impl Observer {
             last_status: BTreeMap::new(),
             keys: BTreeMap::new(),
             delivered: 0,
+            done_items: BTreeSet::new(),
+            dead_items: BTreeSet::new(),
+            opened_at: None,
             dispatches: 0,
             trips: 0,
             qr_dispatches: 0,
@@ -153,6 +164,15 @@ impl Observer {
                 assert_ne!(c.from, c.to, "breaker change to the same state");
                 if c.to == BreakerState::Open {
                     self.trips += 1;
+                    self.opened_at = Some(c.at);
+                }
+                if c.from == BreakerState::Open {
+                    let opened = self.opened_at.expect("opened before");
+                    assert!(
+                        c.at >= opened.saturating_add(self.config.circuit_breaker_reset_timeout),
+                        "breaker left OPEN at {} after opening at {opened}",
+                        c.at
+                    );
                 }
                 self.breaker = c.to;
                 self.epoch += 1;
@@ -218,6 +238,7 @@ impl Observer {
             }
             Output::DeadLettered(l) => {
                 assert_eq!(l.at, ctx.now, "dead letter stamped with the call's now");
+                assert!(self.dead_items.insert(l.item_id), "item {} dead-lettered twice", l.item_id);
                 if let Some(key) = self.keys.get(&l.item_id) {
                     assert_eq!(key, &l.idempotency_key, "dead letter's key changed");
                 }
@@ -243,9 +264,13 @@ impl Observer {
                 self.config.circuit_breaker_half_open_probes
             );
         }
-        // Fixed pacing: spacing and max in flight.
+        // Spacing (fixed pacing: `syncSpacing`; adaptive: never under its floor) and max in flight.
+        let spacing = match self.config.pacing {
+            PacingMode::Fixed => self.config.sync_spacing,
+            PacingMode::Adaptive => self.config.adaptive_min_spacing,
+        };
         if let Some(last) = self.last_dispatch {
-            if let Some(earliest) = last.checked_add(self.config.sync_spacing) {
+            if let Some(earliest) = last.checked_add(spacing) {
                 assert!(now >= earliest, "dispatch at {now}, {} ms after the previous one", now - last);
             }
         }
@@ -257,6 +282,8 @@ impl Observer {
             self.config.max_concurrent_messages
         );
         assert!(d.attempt >= 1, "attempt counts from 1");
+        assert!(!self.done_items.contains(&d.item_id), "item {} sent again after a 2xx", d.item_id);
+        assert!(!self.dead_items.contains(&d.item_id), "item {} sent after its dead letter", d.item_id);
         let key = self.keys.entry(d.item_id).or_insert_with(|| d.idempotency_key.clone());
         assert_eq!(key, &d.idempotency_key, "idempotency key of item {} changed", d.item_id);
         self.in_flight.insert(
@@ -265,6 +292,7 @@ impl Observer {
                 lease_until: now.saturating_add(self.config.delivery_lease_timeout),
                 epoch: self.epoch,
                 state: self.breaker,
+                item_id: d.item_id,
             },
         );
         match d.path.as_str() {

@@ -6,6 +6,7 @@
 
 use proptest::prelude::*;
 use proptest::sample::select;
+use sessionkeeper_core::OutcomeClass;
 
 use crate::model::ModelState;
 
@@ -134,6 +135,16 @@ impl Outcome {
     /// Whether the core counts it as delivered.
     pub fn is_success(&self) -> bool {
         matches!(self, Outcome::Status(200..=299))
+    }
+
+    /// The class DESIGN.md gives the outcome.
+    pub fn class(&self) -> OutcomeClass {
+        match self {
+            Outcome::Status(200..=299) => OutcomeClass::Success,
+            Outcome::Status(429) | Outcome::Throttled { .. } => OutcomeClass::Throttled,
+            Outcome::Status(400..=499) => OutcomeClass::Rejected,
+            Outcome::Status(_) | Outcome::Timeout | Outcome::Network { .. } => OutcomeClass::Failure,
+        }
     }
 }
 
