@@ -1,0 +1,120 @@
+//! Crash safety with the real binary: SIGKILL while events stream in, restart on the same data
+//! directory, and every accepted item still reaches the backend (at least once).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::{eventually, Backend, Mode};
+use serde_json::{json, Value};
+
+/// Starts the binary; returns it and its base URL (read from its first stdout line).
+fn spawn(data_dir: &std::path::Path, backend: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sessionkeeper"))
+        .args(["serve", "--port", "0", "--laravel-api-url", backend, "--data-dir"])
+        .arg(data_dir)
+        .args(["--set", "syncSpacing=1", "--set", "maxConcurrentMessages=2", "--set", "snapshotEvery=150"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the binary");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr =
+        line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect(&line).to_owned();
+    (child, format!("http://{addr}"))
+}
+
+async fn health(client: &reqwest::Client, base: &str) -> Option<Value> {
+    client.get(format!("{base}/health")).send().await.ok()?.json().await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_stream_loses_no_accepted_item() {
+    let backend = Backend::start(Mode::Ok).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = spawn(dir.path(), &backend.url());
+    let client = reqwest::Client::new();
+
+    // Stream sessions and QRs in; remember what was acknowledged.
+    let accepted_qrs = Arc::new(Mutex::new(BTreeSet::new()));
+    let acks = Arc::new(AtomicUsize::new(0));
+    let poster = {
+        let (client, base, accepted_qrs, acks) =
+            (client.clone(), base.clone(), accepted_qrs.clone(), acks.clone());
+        tokio::spawn(async move {
+            for i in 0..2_000 {
+                let id = format!("s{i}");
+                let add =
+                    client.post(format!("{base}/sessions")).json(&json!({ "sessionId": id })).send().await;
+                match add {
+                    Ok(r) if r.status() == 201 => acks.fetch_add(1, Ordering::SeqCst),
+                    _ => return,
+                };
+                let qr = client
+                    .post(format!("{base}/sessions/{id}/events"))
+                    .json(&json!({ "qr": format!("2@{id}") }))
+                    .send()
+                    .await;
+                match qr {
+                    Ok(r) if r.status() == 200 => {
+                        accepted_qrs.lock().unwrap().insert(id);
+                        acks.fetch_add(1, Ordering::SeqCst);
+                    }
+                    _ => return,
+                }
+            }
+        })
+    };
+    eventually(30, "some acks", || async { (acks.load(Ordering::SeqCst) >= 400).then_some(()) }).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    poster.await.unwrap();
+    let accepted = accepted_qrs.lock().unwrap().clone();
+    assert!(accepted.len() >= 200, "{}", accepted.len());
+    assert!(accepted.len() < 2_000, "killed mid-stream");
+    let before_restart = backend.received().len();
+
+    // Restart on the same data directory: every accepted QR and `pending` status arrives.
+    let (mut child, base) = spawn(dir.path(), &backend.url());
+    let h = eventually(60, "queue drained after restart", || async {
+        let h = health(&client, &base).await?;
+        (h["queue"]["depth"] == 0 && h["queue"]["inFlight"] == 0).then_some(h)
+    })
+    .await;
+    assert!(h["activeSessions"].as_u64().unwrap() >= accepted.len() as u64);
+    let ok: Vec<_> = backend.received().into_iter().filter(|r| r.answered == Some(200)).collect();
+    let qrs: BTreeSet<String> = ok
+        .iter()
+        .filter(|r| r.path == "/api/qr")
+        .map(|r| r.body["sessionId"].as_str().unwrap().to_owned())
+        .collect();
+    let pending: BTreeSet<String> = ok
+        .iter()
+        .filter(|r| r.path == "/api/status" && r.body["status"] == "pending")
+        .map(|r| r.body["sessionId"].as_str().unwrap().to_owned())
+        .collect();
+    let missing_qr: Vec<_> = accepted.difference(&qrs).collect();
+    let missing_status: Vec<_> = accepted.difference(&pending).collect();
+    assert!(missing_qr.is_empty(), "QRs lost: {missing_qr:?}");
+    assert!(missing_status.is_empty(), "statuses lost: {missing_status:?}");
+    assert!(backend.received().len() > before_restart, "the restart delivered what was left");
+
+    // SIGTERM: orderly stop (exit 0), and the next start finds the state in its snapshot.
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success(), "graceful exit");
+    let (mut child, base) = spawn(dir.path(), &backend.url());
+    let sessions: Value = client.get(format!("{base}/sessions")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        sessions["sessions"].as_array().unwrap().len(),
+        h["activeSessions"].as_u64().unwrap() as usize
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
