@@ -41,7 +41,15 @@ impl Backend {
     pub fn new(model: &BackendModel, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(0xbac_e4d);
-        Self { model: model.clone(), busy: 0, line: VecDeque::new(), rng, received: 0, throttled: 0, served: 0 }
+        Self {
+            model: model.clone(),
+            busy: 0,
+            line: VecDeque::new(),
+            rng,
+            received: 0,
+            throttled: 0,
+            served: 0,
+        }
     }
 
     /// Requests waiting for a worker.
@@ -67,10 +75,14 @@ impl Backend {
         if self.line.len() >= self.model.queue_limit as usize {
             self.throttled += 1;
             // The line drains at about workers / mean service time.
-            let drain_ms = self.line.len() as f64 * self.model.mean_service_ms() * self.model.slow_factor_at(now)
-                / f64::from(self.model.workers);
+            let drain_ms =
+                self.line.len() as f64 * self.model.mean_service_ms() * self.model.slow_factor_at(now)
+                    / f64::from(self.model.workers);
             let secs = (drain_ms / 1_000.0).ceil().max(1.0) as u64;
-            return Admit::Answer(DeliveryOutcome::Response { status: 429, retry_after: Some(secs.to_string()) });
+            return Admit::Answer(DeliveryOutcome::Response {
+                status: 429,
+                retry_after: Some(secs.to_string()),
+            });
         }
         self.line.push_back(req);
         Admit::Waiting

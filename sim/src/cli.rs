@@ -56,7 +56,12 @@ pub fn run_cli_to(args: Vec<String>, out: &mut dyn Write) -> Result<(), SimError
     let argv = std::iter::once("sessionkeeper-sim".to_owned()).chain(args);
     let args = match Args::try_parse_from(argv) {
         Ok(a) => a,
-        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
             write!(out, "{e}")?;
             return Ok(());
         }
@@ -66,7 +71,9 @@ pub fn run_cli_to(args: Vec<String>, out: &mut dyn Write) -> Result<(), SimError
     let policies: Vec<Policy> = match args.pacing {
         None => Policy::ALL.to_vec(),
         Some(PacingArg::Fixed) => vec![Policy::SeedBefore, Policy::SeedAfter, Policy::Sessionkeeper],
-        Some(PacingArg::Adaptive) => vec![Policy::SeedBefore, Policy::SeedAfter, Policy::SessionkeeperAdaptive],
+        Some(PacingArg::Adaptive) => {
+            vec![Policy::SeedBefore, Policy::SeedAfter, Policy::SessionkeeperAdaptive]
+        }
     };
     let report = simulate_all(&scenario, &policies)?;
     if let Some(path) = &args.plot {

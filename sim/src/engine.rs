@@ -144,11 +144,8 @@ impl<'a> World<'a> {
                 self.m.episode(horizon.saturating_sub(start));
             }
         }
-        let ghosts = self
-            .users
-            .iter()
-            .filter(|u| u.held && u.phase != Phase::Open && !u.attempt_live)
-            .count() as u64;
+        let ghosts =
+            self.users.iter().filter(|u| u.held && u.phase != Phase::Open && !u.attempt_live).count() as u64;
         let changes = self.policy.take_breaker_changes();
         self.m.breaker_changes(&changes);
         self.m.summarize(self.sc, self.policy.name(), self.policy.books(), ghosts, self.backend.throttled)
@@ -467,11 +464,18 @@ impl<'a> World<'a> {
         let id = self.users[u as usize].id.clone();
         match step {
             Step::Connecting => {
-                let update =
-                    ConnectionUpdate { connection: Some(Connection::Connecting), ..ConnectionUpdate::default() };
+                let update = ConnectionUpdate {
+                    connection: Some(Connection::Connecting),
+                    ..ConnectionUpdate::default()
+                };
                 self.policy.connection_update(now, &id, &update);
             }
             Step::Qr(k) => {
+                let phase = self.users[u as usize].phase;
+                // After a scan the socket shows no more QRs.
+                if (k == 1 && phase != Phase::Connecting) || (k > 1 && phase != Phase::Qr) {
+                    return;
+                }
                 self.end_qr(now, u);
                 let idx = self.m.qrs.len();
                 self.m.qrs.push(QrRec {
@@ -493,10 +497,15 @@ impl<'a> World<'a> {
                 let update = ConnectionUpdate { qr: Some(format!("q{idx}")), ..ConnectionUpdate::default() };
                 self.policy.connection_update(now, &id, &update);
             }
-            Step::QrEnd => self.close_socket(now, u, 408, QR_REFS_ENDED),
+            Step::QrEnd => {
+                if self.users[u as usize].phase == Phase::Qr {
+                    self.close_socket(now, u, 408, QR_REFS_ENDED);
+                }
+            }
             Step::Open => {
                 self.users[u as usize].phase = Phase::Open;
-                let update = ConnectionUpdate { connection: Some(Connection::Open), ..ConnectionUpdate::default() };
+                let update =
+                    ConnectionUpdate { connection: Some(Connection::Open), ..ConnectionUpdate::default() };
                 self.policy.connection_update(now, &id, &update);
             }
             Step::ConnectFail => self.close_socket(now, u, 408, "Timed Out"),

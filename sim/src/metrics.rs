@@ -149,12 +149,8 @@ impl Metrics {
             })
             .count() as u64;
         let settled = (self.qrs.len() as u64).saturating_sub(unsettled);
-        let hourly: Vec<u64> = self
-            .samples
-            .iter()
-            .filter(|s| s.t % HOUR_MS == 0)
-            .map(|s| s.sessions_held)
-            .collect();
+        let hourly: Vec<u64> =
+            self.samples.iter().filter(|s| s.t % HOUR_MS == 0).map(|s| s.sessions_held).collect();
         let peak_minute = self.per_minute.iter().copied().max().unwrap_or(0);
         PolicyReport {
             policy: name,

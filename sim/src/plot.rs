@@ -33,12 +33,8 @@ pub fn write_plot(report: &SimReport, path: &Path) -> Result<(), SimError> {
     let areas = root.split_evenly((rows.len(), cols));
     let x_max = report.scenario.hours.max(1e-3);
     for (r, (label, get, color)) in rows.iter().enumerate() {
-        let y_max = report
-            .policies
-            .iter()
-            .flat_map(|p| p.series.iter().map(get))
-            .fold(1.0f64, f64::max)
-            * 1.1;
+        let y_max =
+            report.policies.iter().flat_map(|p| p.series.iter().map(get)).fold(1.0f64, f64::max) * 1.1;
         for (c, policy) in report.policies.iter().enumerate() {
             draw_one(&areas[r * cols + c], policy, label, *get, *color, x_max, y_max).map_err(|e| err(&e))?;
         }

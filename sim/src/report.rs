@@ -128,7 +128,10 @@ impl SimReport {
         );
         let rows: Vec<(&str, Box<dyn Fn(&PolicyReport) -> String>)> = vec![
             ("breaker opens / h", Box::new(|p| format!("{:.2}", p.breaker_opens_per_hour))),
-            ("breaker opens (re-opens)", Box::new(|p| format!("{} ({})", p.breaker_opens, p.breaker_reopens))),
+            (
+                "breaker opens (re-opens)",
+                Box::new(|p| format!("{} ({})", p.breaker_opens, p.breaker_reopens)),
+            ),
             ("opens outside outages", Box::new(|p| p.breaker_opens_outside_outages.to_string())),
             ("QRs produced", Box::new(|p| p.qr_produced.to_string())),
             ("QRs delivered (valid)", Box::new(|p| format!("{} ({})", p.qr_delivered, p.qr_delivered_valid))),
@@ -142,10 +145,16 @@ impl SimReport {
             ("p99 ms, spare capacity", Box::new(|p| p.qr_staleness_p99_spare_ms.to_string())),
             ("max pending age s", Box::new(|p| format!("{:.1}", p.max_pending_age_ms as f64 / 1_000.0))),
             ("pending > timeout+1s", Box::new(|p| p.pending_over_timeout.to_string())),
-            ("sessions held max / end", Box::new(|p| format!("{} / {}", p.max_sessions_held, p.sessions_held_end))),
+            (
+                "sessions held max / end",
+                Box::new(|p| format!("{} / {}", p.max_sessions_held, p.sessions_held_end)),
+            ),
             ("ghost sessions at end", Box::new(|p| p.ghost_sessions_end.to_string())),
             ("max queue depth", Box::new(|p| p.max_queue_depth.to_string())),
-            ("offered req/s avg / peak", Box::new(|p| format!("{:.2} / {:.1}", p.backend_offered_rps, p.backend_offered_peak_rps))),
+            (
+                "offered req/s avg / peak",
+                Box::new(|p| format!("{:.2} / {:.1}", p.backend_offered_rps, p.backend_offered_peak_rps)),
+            ),
             ("backend 429s", Box::new(|p| p.backend_throttled.to_string())),
             ("links ok / failed", Box::new(|p| format!("{} / {}", p.links_completed, p.links_failed))),
         ];

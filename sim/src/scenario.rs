@@ -190,16 +190,16 @@ impl Scenario {
             connect_fail_share: 0.03,
             blips_ms: vec![3 * HOUR_MS, 13 * HOUR_MS],
             backend: BackendModel {
-                workers: 4,
-                service_median_ms: 120.0,
-                service_sigma: 0.6,
+                workers: 2,
+                service_median_ms: 250.0,
+                service_sigma: 0.7,
                 contention: 0.15,
-                queue_limit: 50,
-                error_rate: 0.003,
+                queue_limit: 20,
+                error_rate: 0.005,
                 network_ms: 10,
                 slow_windows: vec![
-                    SlowWindow { start_ms: 75 * MINUTE_MS, end_ms: 105 * MINUTE_MS, factor: 8.0 },
-                    SlowWindow { start_ms: 10 * HOUR_MS, end_ms: 10 * HOUR_MS + 30 * MINUTE_MS, factor: 8.0 },
+                    SlowWindow { start_ms: 75 * MINUTE_MS, end_ms: 105 * MINUTE_MS, factor: 6.0 },
+                    SlowWindow { start_ms: 10 * HOUR_MS, end_ms: 10 * HOUR_MS + 30 * MINUTE_MS, factor: 6.0 },
                 ],
                 outages: vec![
                     Outage {

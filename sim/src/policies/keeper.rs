@@ -5,11 +5,11 @@
 use std::collections::VecDeque;
 
 use sessionkeeper_core::{
-    BreakerState, CommandKind, Config, ConnectionUpdate, DeliveryOutcome, Input, Keeper, Output,
-    PacingMode, SessionState,
+    BreakerState, CommandKind, Config, ConnectionUpdate, DeliveryOutcome, Input, Keeper, Output, PacingMode,
+    SessionState,
 };
 
-use super::{qr_index, Action, BreakerLevel, Books, Payload, PolicyModel, Probe};
+use super::{qr_index, Action, Books, BreakerLevel, Payload, PolicyModel, Probe};
 use crate::error::SimError;
 
 /// The keeper as a policy.

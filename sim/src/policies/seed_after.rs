@@ -16,7 +16,7 @@ use sessionkeeper_core::{classify_close, CloseKind, Connection, ConnectionUpdate
 
 use super::breaker::NaiveBreaker;
 use super::seed_before::status;
-use super::{Action, BreakerLevel, Books, Payload, PolicyModel, Probe};
+use super::{Action, Books, BreakerLevel, Payload, PolicyModel, Probe};
 
 const TICK_MS: u64 = 400;
 const ATTEMPTS: u32 = 3;
@@ -110,7 +110,11 @@ impl SeedAfter {
         item.attempts += 1;
         let delivery = self.next_delivery;
         self.next_delivery += 1;
-        self.actions.push_back(Action::Post { delivery, key: item.key.clone(), payload: item.payload.clone() });
+        self.actions.push_back(Action::Post {
+            delivery,
+            key: item.key.clone(),
+            payload: item.payload.clone(),
+        });
         self.flights.insert(delivery, item);
     }
 
@@ -255,7 +259,8 @@ impl PolicyModel for SeedAfter {
             status_dropped: self.status_dropped,
             qr_dropped: self.qr_dropped,
             status_outstanding: (self.queue.iter().filter(|i| is_status(i)).count()
-                + self.flights.values().filter(|i| is_status(i)).count()) as u64,
+                + self.flights.values().filter(|i| is_status(i)).count())
+                as u64,
         }
     }
 }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, VecDeque};
 use sessionkeeper_core::{classify_close, CloseKind, Connection, ConnectionUpdate, DeliveryOutcome};
 
 use super::breaker::NaiveBreaker;
-use super::{Action, BreakerLevel, Books, Payload, PolicyModel, Probe};
+use super::{Action, Books, BreakerLevel, Payload, PolicyModel, Probe};
 
 /// Attempts per request: the first plus 3 immediate retries.
 const ATTEMPTS: u32 = 4;
