@@ -22,6 +22,7 @@ pub enum Command {
     /// Run the service (the default).
     Serve(ServeArgs),
     /// Run the policy simulator (arguments are passed to it; try `sim --help`).
+    #[command(disable_help_flag = true)]
     Sim {
         /// Arguments of the simulator.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

@@ -23,8 +23,8 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run_sim(args: Vec<String>) -> anyhow::Result<()> {
-    let _ = args;
-    anyhow::bail!("the simulator is not built into this binary yet")
+    sessionkeeper_sim::run_cli(args)?;
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
