@@ -183,7 +183,7 @@ impl Metrics {
             backend_offered_rps: round2(self.requests_sent as f64 / (horizon as f64 / 1_000.0).max(1e-9)),
             backend_offered_peak_rps: round2(f64::from(peak_minute) / 60.0),
             backend_capacity_rps: round2(sc.backend.capacity_rps()),
-            backend_throttled: backend_throttled,
+            backend_throttled,
             requests_sent: self.requests_sent,
             request_timeouts: self.timeouts,
             links_completed: self.links_ok,

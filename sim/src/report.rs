@@ -100,6 +100,9 @@ pub struct PolicyReport {
     pub series: Vec<Sample>,
 }
 
+/// Formats one policy's cell of a table row.
+type Cell = Box<dyn Fn(&PolicyReport) -> String>;
+
 /// The whole output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -126,7 +129,7 @@ impl SimReport {
             sc.seed,
             sc.backend.capacity_rps()
         );
-        let rows: Vec<(&str, Box<dyn Fn(&PolicyReport) -> String>)> = vec![
+        let rows: Vec<(&str, Cell)> = vec![
             ("breaker opens / h", Box::new(|p| format!("{:.2}", p.breaker_opens_per_hour))),
             (
                 "breaker opens (re-opens)",
