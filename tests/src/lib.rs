@@ -1,1 +1,26 @@
-//! Placeholder: being built.
+//! # sessionkeeper-tests
+//!
+//! Cross-cutting tests of the core. The parity suite proves that the logic running inside Node
+//! (the core compiled to `wasm32-unknown-unknown`) is exactly the logic tested natively: every
+//! trace is replayed through the same [`sessionkeeper_parity_guest::Driver`] twice, natively and
+//! inside wasmtime, and the JSON answers of every step (ack or error, outputs, next deadline,
+//! `sessions(now)`, `health(now)`, QRs and the full snapshot) must be byte-identical.
+//!
+//! - [`guest`] builds the guest crate for wasm32 and runs it under wasmtime;
+//! - [`traces`] reads recorded traces (`tests/traces/*.jsonl`);
+//! - [`generator`] makes seeded traces of plausible gateway traffic, reacting to the outputs;
+//! - [`replay`] drives both sides step by step and reports the first difference.
+//!
+//! Environment: `SK_PARITY_SEED` (base seed, decimal or `0x` hex), `SK_PARITY_TRACES` (number of
+//! generated traces), `SK_PARITY_WASM` (a prebuilt guest `.wasm`, skips the build).
+
+pub mod generator;
+pub mod guest;
+pub mod replay;
+pub mod rng;
+pub mod traces;
+
+pub use generator::TraceGen;
+pub use guest::{GuestError, GuestInstance, GuestModule};
+pub use replay::{replay, Failure, ReplayStats, Trace};
+pub use rng::SplitMix64;
