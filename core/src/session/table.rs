@@ -195,6 +195,15 @@ impl SessionTable {
             }
             None => {}
         }
+        // A session that stops being connected without a close (a new socket's `connecting`,
+        // a QR or a scan after `open`) is on the inactivity clock too: no ghosts.
+        if let Some(s) = self.sessions.get_mut(id) {
+            if s.state != SessionState::Connected && s.not_connected_since.is_none() {
+                s.not_connected_since = Some(now);
+                let at = now.saturating_add(config.inactive_session_timeout);
+                self.timers.insert((at, TimerKind::Inactive, id.to_owned()));
+            }
+        }
     }
 
     fn on_scan(&mut self, id: &str, now: u64, fx: &mut Vec<Effect>) {

@@ -412,6 +412,14 @@ impl Harness {
                     "connected session {} has an inactivity deadline",
                     s.session_id
                 );
+            } else {
+                // No ghosts: a session that is not connected is on the clock.
+                assert!(
+                    s.inactive_at.is_some(),
+                    "{:?} session {} has no inactivity deadline",
+                    s.state,
+                    s.session_id
+                );
             }
         }
         // The sessions the outputs announced are the sessions held.
