@@ -9,17 +9,20 @@
 //! - [`guest`] builds the guest crate for wasm32 and runs it under wasmtime;
 //! - [`traces`] reads recorded traces (`tests/traces/*.jsonl`);
 //! - [`generator`] makes seeded traces of plausible gateway traffic, reacting to the outputs;
-//! - [`replay`] drives both sides step by step and reports the first difference.
+//! - [`replay`] drives both sides step by step and reports the first difference;
+//! - [`coverage`] checks that the generated traces reach every feature worth comparing.
 //!
 //! Environment: `SK_PARITY_SEED` (base seed, decimal or `0x` hex), `SK_PARITY_TRACES` (number of
 //! generated traces), `SK_PARITY_WASM` (a prebuilt guest `.wasm`, skips the build).
 
+pub mod coverage;
 pub mod generator;
 pub mod guest;
 pub mod replay;
 pub mod rng;
 pub mod traces;
 
+pub use coverage::Coverage;
 pub use generator::TraceGen;
 pub use guest::{GuestError, GuestInstance, GuestModule};
 pub use replay::{replay, Failure, ReplayStats, Trace};

@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use sessionkeeper_tests::guest::guest_target_dir;
 use sessionkeeper_tests::replay::replay_trace;
-use sessionkeeper_tests::{replay, traces, Failure, GuestModule, ReplayStats, SplitMix64, TraceGen};
+use sessionkeeper_tests::{
+    replay, traces, Coverage, Failure, GuestModule, ReplayStats, SplitMix64, TraceGen,
+};
 
 const DEFAULT_SEED: u64 = 0x5e55_10e5_0000_2026;
 const DEFAULT_TRACES: u64 = 2_000;
@@ -58,6 +60,7 @@ fn run_generated(shard: u64) {
     let guest = guest();
     let started = Instant::now();
     let mut stats = ReplayStats::default();
+    let mut coverage = Coverage::default();
     let indexes: Vec<u64> = match only {
         Some(i) if i % SHARDS == shard => vec![i],
         Some(_) => vec![],
@@ -67,8 +70,21 @@ fn run_generated(shard: u64) {
         let trace_seed = SplitMix64::derive(seed, index);
         let (mut gen, config) = TraceGen::new(trace_seed, steps_for(trace_seed));
         let name = format!("generated-seed-{seed:#x}-trace-{index}");
-        match replay(&guest, &name, &config, SNAPSHOT_EVERY, |driver| gen.next(driver), |_, _| Ok(())) {
-            Ok(s) => stats += s,
+        let next = |driver: &_| {
+            coverage.observe_step(driver);
+            let line = gen.next(driver);
+            if line.is_none() {
+                coverage.observe_end(driver);
+            }
+            line
+        };
+        match replay(&guest, &name, &config, SNAPSHOT_EVERY, next, |_, _| Ok(())) {
+            Ok(s) => {
+                if s.refused_configs > 0 {
+                    coverage.observe_refused_config();
+                }
+                stats += s;
+            }
             Err(failure) => {
                 let rerun = format!(
                     "SK_PARITY_SEED={seed:#x} SK_PARITY_ONLY={index} cargo test -p sessionkeeper-tests --test parity"
@@ -91,6 +107,15 @@ fn run_generated(shard: u64) {
     if only.is_none() {
         assert!(stats.traces >= count / SHARDS, "shard {shard} replayed only {} traces", stats.traces);
         assert!(stats.steps > stats.traces * 10, "shard {shard} compared only {} steps", stats.steps);
+    }
+    eprintln!("parity shard {shard} coverage: {:?}", coverage.seen);
+    if only.is_none() && count >= 1_000 {
+        let missing = coverage.missing();
+        assert!(
+            missing.is_empty(),
+            "shard {shard}: the generated traces never reached {missing:?}; seen: {:?}",
+            coverage.seen
+        );
     }
 }
 

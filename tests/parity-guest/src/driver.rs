@@ -55,6 +55,7 @@ impl Step {
 pub struct Driver {
     keeper: Keeper,
     last_outputs: Vec<Output>,
+    last_result: String,
     steps: u64,
     snapshot_every: u64,
 }
@@ -70,7 +71,14 @@ impl Driver {
         match Keeper::new(config) {
             Ok(keeper) => {
                 let answer = format!("{{\"config\":{}}}", to_json(keeper.config()));
-                (Some(Self { keeper, last_outputs: Vec::new(), steps: 0, snapshot_every: 1 }), answer)
+                let driver = Self {
+                    keeper,
+                    last_outputs: Vec::new(),
+                    last_result: String::new(),
+                    steps: 0,
+                    snapshot_every: 1,
+                };
+                (Some(driver), answer)
             }
             Err(e) => (None, keeper_error_json(&e)),
         }
@@ -119,12 +127,20 @@ impl Driver {
         while let Some(output) = self.keeper.poll_output() {
             self.last_outputs.push(output);
         }
-        self.render(index, now, &result, with_snapshot)
+        let answer = self.render(index, now, &result, with_snapshot);
+        self.last_result = result;
+        answer
     }
 
     /// The outputs drained by the last step (for trace generators).
     pub fn last_outputs(&self) -> &[Output] {
         &self.last_outputs
+    }
+
+    /// The `result` part of the last step's answer (`{"ack": ...}`, `{"error": ..., "kind": ...}`,
+    /// `{"timeout": true}` or `{"peek": true}`).
+    pub fn last_result(&self) -> &str {
+        &self.last_result
     }
 
     /// The keeper (for trace generators and invariant checks).
