@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 use sessionkeeper_core::{
-    Ack, BreakerState, Config, ConnectionUpdate, DisconnectError, ErrorOutput, Input, Keeper, KeeperError,
-    LastDisconnect, OutcomeClass, Output, SessionState, QR_REFS_ENDED,
+    classify_close, Ack, BreakerState, CloseKind, CommandKind, Config, ConnectionUpdate, DisconnectError,
+    ErrorOutput, Input, Keeper, KeeperError, LastDisconnect, OutcomeClass, Output, SessionState, MAX_QR_LEN,
+    QR_REFS_ENDED,
 };
 
 use crate::observer::{CallContext, Observer};
@@ -38,6 +39,8 @@ pub struct Harness {
     pub obs: Observer,
     minted: u64,
     unknown_qr_updates: u64,
+    /// Outputs of the last call.
+    last_outputs: Vec<Output>,
 }
 
 fn drain(k: &mut Keeper) -> Vec<Output> {
@@ -77,6 +80,7 @@ impl Harness {
             now: 0,
             minted: 0,
             unknown_qr_updates: 0,
+            last_outputs: Vec::new(),
         }
     }
 
@@ -152,6 +156,16 @@ impl Harness {
         for out in &outputs {
             self.obs.observe(&ctx, out);
         }
+        // A full queue refuses only when it is full (at the time of the check, before this
+        // call's dispatches).
+        if let Some(Err(KeeperError::QueueFull { capacity })) = &result {
+            let sent = outputs.iter().filter(|o| matches!(o, Output::Deliver(_))).count() as u64;
+            let depth = self.main.health(now).queue.depth;
+            assert!(
+                depth + sent >= u64::from(*capacity),
+                "queue full at depth {depth} + {sent} of {capacity}"
+            );
+        }
         if let Some(Ok(Ack::Removed { removed, count })) = &result {
             assert_eq!(*count, removed.len());
             for id in removed {
@@ -160,6 +174,7 @@ impl Harness {
             }
         }
         self.check_state();
+        self.last_outputs = outputs;
         result
     }
 
@@ -224,9 +239,24 @@ impl Harness {
                 let reason = huge_reason.then(|| "r".repeat(HUGE));
                 let _ = self.handle(Input::RemoveSession { session_id: id.render(), reason });
             }
-            Transition::Update { id, update } => {
-                let update = self.render_update(id, update);
-                let _ = self.handle(Input::ConnectionUpdate { session_id: id.render(), update });
+            Transition::Update { id, update: what } => {
+                let session = id.render();
+                let update = self.render_update(id, what);
+                let now = self.main.now().max(self.now);
+                let qr_count = self
+                    .main
+                    .sessions(now)
+                    .pending_sessions
+                    .iter()
+                    .find(|p| p.session_id == session)
+                    .map(|p| p.qr_count);
+                let valid_qr = update.qr.as_ref().is_some_and(|q| !q.is_empty() && q.len() <= MAX_QR_LEN);
+                let kind =
+                    update.connection.map(|_| classify_close(update.status_code(), update.error_message()));
+                let result = self.handle(Input::ConnectionUpdate { session_id: session.clone(), update });
+                if result.is_ok() {
+                    self.check_lifecycle(&session, what, kind, qr_count, valid_qr);
+                }
             }
             Transition::Deliver { pick, outcome } => {
                 let now = self.main.now().max(self.now);
@@ -371,6 +401,65 @@ impl Harness {
             Update::Empty => {}
         }
         u
+    }
+
+    /// Baileys semantics of one accepted `connection.update` (DESIGN.md, session lifecycle).
+    fn check_lifecycle(
+        &self,
+        session: &str,
+        what: &Update,
+        kind: Option<CloseKind>,
+        qr_count: Option<u32>,
+        valid_qr: bool,
+    ) {
+        let state = self.obs.known.get(session).copied();
+        let removed_with = |reason: &str| {
+            self.last_outputs.iter().any(|o| {
+                matches!(o, Output::SessionChanged(c) if c.session_id == session
+                    && c.state == SessionState::Removed && c.reason.as_deref() == Some(reason))
+            })
+        };
+        if valid_qr {
+            match qr_count {
+                Some(n) if n >= self.config.max_qr_codes => {
+                    assert!(
+                        removed_with("max_qr_codes"),
+                        "QR {} past maxQrCodes did not expire {session}",
+                        n + 1
+                    )
+                }
+                _ => {
+                    let after = self.main.sessions(self.main.now()).pending_sessions;
+                    let now_count = after.iter().find(|p| p.session_id == session).map(|p| p.qr_count);
+                    assert_eq!(now_count, Some(qr_count.unwrap_or(0) + 1), "QR count of {session}");
+                }
+            }
+            return;
+        }
+        if !matches!(what, Update::Close(_)) {
+            return;
+        }
+        match kind.expect("a close") {
+            CloseKind::LoggedOut => assert!(removed_with("logged_out"), "401 did not remove {session}"),
+            CloseKind::QrExpired => {
+                assert!(removed_with("qr_refs_ended"), "QR refs ended did not remove {session}")
+            }
+            CloseKind::Terminal => assert_eq!(state, None, "terminal close did not remove {session}"),
+            CloseKind::RestartRequired => {
+                assert_eq!(state, Some(SessionState::Reconnecting));
+                assert!(
+                    self.last_outputs.iter().any(|o| matches!(o, Output::Command(c)
+                        if c.session_id == session && c.kind == CommandKind::Reconnect)),
+                    "515 did not reconnect {session} at once"
+                );
+            }
+            CloseKind::Replaced => {
+                assert!(state.is_none() || state == Some(SessionState::Reconnecting));
+            }
+            CloseKind::Transient => {
+                assert_eq!(state, Some(SessionState::Reconnecting), "transient close of {session}")
+            }
+        }
     }
 
     /// Invariants on the keeper's state and views after every call.
