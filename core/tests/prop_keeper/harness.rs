@@ -84,6 +84,11 @@ impl Harness {
         }
     }
 
+    /// The keeper under test.
+    pub fn keeper(&self) -> &Keeper {
+        &self.main
+    }
+
     /// One call on every copy, compared and checked. `full` adds the refusal check.
     fn call(&mut self, at: u64, call: Call, full: bool) -> Option<Result<Ack, KeeperError>> {
         let now = self.main.now().max(at);

@@ -22,6 +22,7 @@
 mod harness;
 mod model;
 mod observer;
+mod regressions;
 mod transitions;
 
 use std::marker::PhantomData;
