@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 use sessionkeeper_core::{
-    classify_close, Ack, BreakerState, CloseKind, CommandKind, Config, ConnectionUpdate, DisconnectError,
-    ErrorOutput, Input, Keeper, KeeperError, LastDisconnect, OutcomeClass, Output, SessionState, MAX_QR_LEN,
-    QR_REFS_ENDED,
+    classify_close, parse_retry_after, Ack, BreakerState, CloseKind, CommandKind, Config, ConnectionUpdate,
+    DisconnectError, ErrorOutput, Input, Keeper, KeeperError, LastDisconnect, OutcomeClass, Output,
+    SessionState, MAX_QR_LEN, QR_REFS_ENDED,
 };
 
 use crate::observer::{CallContext, Observer};
@@ -269,6 +269,17 @@ impl Harness {
                 let id = self.obs.pick_in_flight(*pick).unwrap_or(u64::MAX - 1);
                 let flight = self.obs.in_flight.get(&id).cloned();
                 let success = outcome.is_success() && flight.is_some();
+                if let (Some(_), OutcomeClass::Throttled) = (&flight, outcome.class()) {
+                    let header = match outcome.render() {
+                        sessionkeeper_core::DeliveryOutcome::Response { retry_after, .. } => retry_after,
+                        _ => None,
+                    };
+                    let pause = header
+                        .and_then(|v| parse_retry_after(&v, now))
+                        .unwrap_or(self.config.throttle_default_pause)
+                        .min(self.config.retry_after_cap);
+                    self.obs.paused_until = self.obs.paused_until.max(now.saturating_add(pause));
+                }
                 self.obs.finish(id);
                 if success {
                     self.obs.done_items.insert(flight.as_ref().expect("in flight").item_id);
@@ -465,6 +476,26 @@ impl Harness {
                 assert_eq!(state, Some(SessionState::Reconnecting), "transient close of {session}")
             }
         }
+        // Exponential backoff with equal jitter: in [d/2, d], d = base * 2^(attempt-1), capped.
+        let now = self.main.now();
+        let views = self.main.sessions(now).sessions;
+        if let Some(v) = views.iter().find(|v| v.session_id == session) {
+            if let (Some(at), false) = (v.reconnect_at, now > u64::MAX / 2) {
+                let exp = v.reconnect_attempt.saturating_sub(1).min(40);
+                let d = self
+                    .config
+                    .reconnect_base_delay
+                    .saturating_mul(1 << exp)
+                    .min(self.config.reconnect_max_delay);
+                let delay = at - now;
+                assert!(
+                    delay >= d / 2 && delay <= d,
+                    "reconnect delay {delay} of attempt {} not in [{}, {d}]",
+                    v.reconnect_attempt,
+                    d / 2
+                );
+            }
+        }
     }
 
     /// Invariants on the keeper's state and views after every call.
@@ -549,6 +580,8 @@ impl Harness {
         }
         assert_eq!(health.active_sessions, self.obs.known.len());
         assert!(health.reconnect_slots_in_use <= self.config.max_concurrent_reconnects as usize);
+        assert!(q.dead_letters.len() <= self.config.dead_letter_limit as usize, "dead letters kept");
+        assert_eq!(q.paused_until, (self.obs.paused_until > now).then_some(self.obs.paused_until));
     }
 
     /// After the sequence: a healthy backend and a caller that honours deadlines drain the

@@ -74,6 +74,10 @@ pub struct Observer {
     pub dead_items: BTreeSet<u64>,
     /// When the breaker last opened.
     pub opened_at: Option<u64>,
+    /// No dispatch before this (Retry-After pauses).
+    pub paused_until: u64,
+    /// Idempotency key -> item id.
+    pub key_owner: BTreeMap<String, u64>,
     /// Deliveries seen.
     pub dispatches: u64,
     /// Breaker trips seen.
@@ -107,6 +111,8 @@ impl Observer {
             done_items: BTreeSet::new(),
             dead_items: BTreeSet::new(),
             opened_at: None,
+            paused_until: 0,
+            key_owner: BTreeMap::new(),
             dispatches: 0,
             trips: 0,
             qr_dispatches: 0,
@@ -286,6 +292,13 @@ impl Observer {
         assert!(!self.dead_items.contains(&d.item_id), "item {} sent after its dead letter", d.item_id);
         let key = self.keys.entry(d.item_id).or_insert_with(|| d.idempotency_key.clone());
         assert_eq!(key, &d.idempotency_key, "idempotency key of item {} changed", d.item_id);
+        let owner = self.key_owner.entry(d.idempotency_key.clone()).or_insert(d.item_id);
+        assert_eq!(*owner, d.item_id, "idempotency key {} shared by two items", d.idempotency_key);
+        assert!(
+            now >= self.paused_until,
+            "dispatch at {now} during a Retry-After pause until {}",
+            self.paused_until
+        );
         self.in_flight.insert(
             d.delivery_id,
             Flight {
