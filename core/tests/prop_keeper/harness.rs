@@ -155,6 +155,11 @@ impl Harness {
                 }
             }
         }
+        if let (Call::Handle(Input::Enqueue { key: None, .. }), Some(Ok(Ack::Enqueued { item_id, .. }))) =
+            (&call, &result)
+        {
+            self.obs.unkeyed.insert(*item_id);
+        }
         let pending_after: BTreeSet<String> =
             self.main.sessions(now).pending_sessions.into_iter().map(|p| p.session_id).collect();
         let ctx = CallContext { now, pending_after: &pending_after };

@@ -64,6 +64,10 @@ pub struct Observer {
     pub qr_seq: u64,
     /// Session lane -> (item id, body.at) of the last dispatched status.
     pub last_status: BTreeMap<String, (u64, u64)>,
+    /// Items enqueued without a key (never coalesced, so FIFO in their lane with statuses).
+    pub unkeyed: BTreeSet<u64>,
+    /// Lane -> last dispatched item among statuses and unkeyed items.
+    pub lane_order: BTreeMap<String, u64>,
     /// Item id -> idempotency key.
     pub keys: BTreeMap<u64, String>,
     /// Successful results reported for deliveries in flight.
@@ -107,6 +111,8 @@ impl Observer {
             qr_seq: 0,
             last_status: BTreeMap::new(),
             keys: BTreeMap::new(),
+            unkeyed: BTreeSet::new(),
+            lane_order: BTreeMap::new(),
             delivered: 0,
             done_items: BTreeSet::new(),
             dead_items: BTreeSet::new(),
@@ -312,6 +318,14 @@ impl Observer {
             "/qr" => self.on_qr_deliver(ctx, d),
             "/status" => self.on_status_deliver(d),
             _ => assert!(d.render_qr.is_none(), "custom item with a QR to render"),
+        }
+        // Per-lane FIFO for items that are never coalesced.
+        if d.path == "/status" || self.unkeyed.contains(&d.item_id) {
+            let lane = d.session_id.clone().unwrap_or_else(|| "custom".to_owned());
+            if let Some(&last) = self.lane_order.get(&lane) {
+                assert!(d.item_id >= last, "item {} of lane {lane} sent after a later one {last}", d.item_id);
+            }
+            self.lane_order.insert(lane, d.item_id);
         }
     }
 
