@@ -533,3 +533,85 @@ impl<'a> World<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::policies::{Books, BreakerLevel, Probe};
+
+    /// Records every update; answers every request; never reconnects.
+    #[derive(Default)]
+    struct Recorder {
+        updates: Vec<(u64, ConnectionUpdate)>,
+        actions: VecDeque<Action>,
+    }
+
+    impl PolicyModel for Recorder {
+        fn name(&self) -> String {
+            "recorder".into()
+        }
+        fn add_session(&mut self, _: u64, _: &str) {}
+        fn connection_update(&mut self, now: u64, session: &str, update: &ConnectionUpdate) {
+            self.updates.push((now, update.clone()));
+            if let Some(qr) = &update.qr {
+                let delivery = self.updates.len() as u64;
+                let payload = Payload::Qr { session: session.into(), qr: qr.clone() };
+                self.actions.push_back(Action::Post { delivery, key: format!("k{delivery}"), payload });
+            }
+        }
+        fn delivery_result(&mut self, _: u64, _: u64, _: &DeliveryOutcome) {}
+        fn handle_timeout(&mut self, _: u64) {}
+        fn poll_timeout(&self) -> Option<u64> {
+            None
+        }
+        fn poll_action(&mut self) -> Option<Action> {
+            self.actions.pop_front()
+        }
+        fn take_breaker_changes(&mut self) -> Vec<(u64, BreakerLevel, BreakerLevel)> {
+            Vec::new()
+        }
+        fn probe(&self) -> Probe {
+            Probe::default()
+        }
+        fn books(&self) -> Books {
+            Books::default()
+        }
+    }
+
+    fn one_unscanned_user() -> Scenario {
+        let mut sc = Scenario::default_for(1, 0.1, 5);
+        sc.linked_share = 0.0;
+        sc.peak_share = 0.0;
+        sc.spread_ms = 0;
+        sc.never_scan_share = 1.0;
+        sc.blips_ms.clear();
+        sc.logouts_per_day = 0.0;
+        sc.drop_mean_ms = 1_000 * HOUR;
+        sc
+    }
+
+    const HOUR: u64 = crate::scenario::HOUR_MS;
+
+    #[test]
+    fn a_qr_socket_behaves_like_baileys() {
+        let sc = one_unscanned_user();
+        let mut rec = Recorder::default();
+        let report = World::new(&sc, &mut rec).run().unwrap();
+        let qrs: Vec<u64> = rec.updates.iter().filter(|(_, u)| u.qr.is_some()).map(|(t, _)| *t).collect();
+        assert_eq!(qrs.len(), 6, "{:?}", rec.updates);
+        assert!((1_000..=2_050).contains(&qrs[0]), "first QR 1-2 s after the socket starts");
+        let gaps: Vec<u64> = qrs.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!((60_000..=60_500).contains(&gaps[0]), "{gaps:?}");
+        assert!(gaps[1..].iter().all(|g| (20_000..=20_500).contains(g)), "{gaps:?}");
+        let (t_close, close) = rec.updates.last().unwrap();
+        assert_eq!(close.connection, Some(Connection::Close));
+        assert_eq!(close.status_code(), Some(408));
+        assert_eq!(close.error_message(), Some(QR_REFS_ENDED));
+        assert!((20_000..=20_500).contains(&(t_close - qrs[5])));
+        // Every QR was delivered at once and stayed valid: nothing lost, nothing stale.
+        assert_eq!((report.qr_produced, report.qr_delivered_valid, report.qr_lost), (6, 6, 0));
+        assert!(report.qr_staleness_p99_ms < 3_000, "{}", report.qr_staleness_p99_ms);
+    }
+}
