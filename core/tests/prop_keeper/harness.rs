@@ -457,8 +457,22 @@ impl Harness {
             }
             return;
         }
-        if !matches!(what, Update::Close(_)) {
-            return;
+        let pending =
+            self.main.sessions(self.main.now()).pending_sessions.iter().any(|p| p.session_id == session);
+        match what {
+            Update::NewLogin => {
+                // The scan stops the pending clock.
+                assert_eq!(state, Some(SessionState::Scanned), "scan of {session}");
+                assert!(!pending, "{session} still pending after its scan");
+                return;
+            }
+            Update::Open => {
+                assert_eq!(state, Some(SessionState::Connected), "open of {session}");
+                assert!(!pending, "{session} still pending after open");
+                return;
+            }
+            Update::Close(_) => {}
+            _ => return,
         }
         match kind.expect("a close") {
             CloseKind::LoggedOut => assert!(removed_with("logged_out"), "401 did not remove {session}"),
