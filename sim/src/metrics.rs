@@ -169,7 +169,7 @@ impl Metrics {
             qr_dropped_by_policy: books.qr_dropped,
             status_lost: books.status_dropped,
             status_delivered: self.status_arrived.len() as u64,
-            status_outstanding: books.status_outstanding,
+            items_outstanding: books.items_outstanding,
             qr_staleness_p50_ms: percentile(&staleness, 50.0),
             qr_staleness_p99_ms: percentile(&staleness, 99.0),
             qr_staleness_p99_spare_ms: percentile(&staleness_spare, 99.0),

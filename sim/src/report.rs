@@ -57,8 +57,8 @@ pub struct PolicyReport {
     pub status_lost: u64,
     /// Distinct statuses that reached the backend.
     pub status_delivered: u64,
-    /// Statuses still queued or in flight at the end.
-    pub status_outstanding: u64,
+    /// Items (QRs and statuses) still queued or in flight at the end.
+    pub items_outstanding: u64,
     /// QR staleness at the backend, median (ms from production to arrival).
     pub qr_staleness_p50_ms: u64,
     /// QR staleness at the backend, 99th percentile.

@@ -166,19 +166,16 @@ impl PolicyModel for KeeperPolicy {
     }
 
     fn books(&self) -> Books {
-        let outstanding = self
-            .keeper
-            .queue()
-            .items()
-            .filter(|i| i.kind == sessionkeeper_core::queue::ItemKind::Status)
-            .count() as u64;
+        // Counters only: the queue's item type is the core's business.
+        let c = self.keeper.queue().counters();
+        let outstanding = c.queued + c.in_flight;
         Books {
             breaker_opens: self.opens,
             breaker_reopens: self.reopens,
             qr_superseded: self.keeper.queue().counters().superseded,
             status_dropped: self.status_dropped,
             qr_dropped: self.qr_dropped,
-            status_outstanding: outstanding,
+            items_outstanding: outstanding,
         }
     }
 }

@@ -77,8 +77,8 @@ pub struct Books {
     pub status_dropped: u64,
     /// QRs the policy gave up on or refused.
     pub qr_dropped: u64,
-    /// Statuses still queued or in flight at the end (not lost, not delivered yet).
-    pub status_outstanding: u64,
+    /// Items (QRs and statuses) still queued or in flight at the end (not lost, not delivered yet).
+    pub items_outstanding: u64,
 }
 
 /// A gateway control policy.

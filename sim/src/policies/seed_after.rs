@@ -251,16 +251,13 @@ impl PolicyModel for SeedAfter {
 
     fn books(&self) -> Books {
         let (opens, reopens) = self.breaker.counts();
-        let is_status = |i: &Item| matches!(i.payload, Payload::Status { .. });
         Books {
             breaker_opens: opens,
             breaker_reopens: reopens,
             qr_superseded: 0,
             status_dropped: self.status_dropped,
             qr_dropped: self.qr_dropped,
-            status_outstanding: (self.queue.iter().filter(|i| is_status(i)).count()
-                + self.flights.values().filter(|i| is_status(i)).count())
-                as u64,
+            items_outstanding: (self.queue.len() + self.flights.len()) as u64,
         }
     }
 }

@@ -166,11 +166,7 @@ impl PolicyModel for SeedBefore {
             qr_superseded: 0,
             status_dropped: self.status_dropped,
             qr_dropped: self.qr_dropped,
-            status_outstanding: self
-                .flights
-                .values()
-                .filter(|f| matches!(f.payload, Payload::Status { .. }))
-                .count() as u64,
+            items_outstanding: self.flights.len() as u64,
         }
     }
 }
