@@ -44,6 +44,35 @@ function normalizeUpdate(update) {
 }
 
 /**
+ * The fields of a well-typed update as flat values for the core's fast path, or `null` when
+ * something has an unexpected type (then the generic path reports it precisely).
+ * @param {unknown} u
+ */
+function flatUpdate(u) {
+  if (u === null || typeof u !== 'object' || Array.isArray(u)) return null;
+  const { connection, qr, isNewLogin, lastDisconnect } = u;
+  if (connection !== undefined && typeof connection !== 'string') return null;
+  if (qr !== undefined && typeof qr !== 'string') return null;
+  if (isNewLogin !== undefined && typeof isNewLogin !== 'boolean') return null;
+  let statusCode;
+  let message;
+  if (lastDisconnect !== undefined && lastDisconnect !== null) {
+    if (typeof lastDisconnect !== 'object') return null;
+    const e = lastDisconnect.error;
+    if (e !== undefined && e !== null) {
+      if (typeof e !== 'object') return null;
+      message = e.message;
+      if (message !== undefined && typeof message !== 'string') return null;
+      statusCode = e.output ? e.output.statusCode : undefined;
+      if (statusCode !== undefined && !(Number.isInteger(statusCode) && statusCode >= 0 && statusCode <= 65535)) {
+        return null;
+      }
+    }
+  }
+  return { connection, qr, isNewLogin, statusCode, message };
+}
+
+/**
  * Subscribes `onUpdate` to a Baileys socket's `connection.update` events until the socket
  * reports `connection: 'close'` (one socket is one lifecycle) or the returned function is called.
  * @param {{ ev: { on: Function, off: Function } }} sock
@@ -74,4 +103,4 @@ function subscribe(sock, onUpdate) {
   return detach;
 }
 
-module.exports = { normalizeUpdate, subscribe };
+module.exports = { normalizeUpdate, flatUpdate, subscribe };

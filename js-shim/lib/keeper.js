@@ -6,7 +6,7 @@
 const { EventEmitter } = require('node:events');
 const wasm = require('./wasm');
 const { splitOptions } = require('./options');
-const { normalizeUpdate, subscribe } = require('./baileys');
+const { normalizeUpdate, flatUpdate, subscribe } = require('./baileys');
 const { performDelivery } = require('./delivery');
 const { createHandler } = require('./handler');
 const { loadState, saveState } = require('./state');
@@ -121,7 +121,19 @@ class SessionKeeper extends EventEmitter {
 
   /** Feeds a raw Baileys `connection.update` for a session's current socket. */
   connectionUpdate(sessionId, update) {
-    this._handle({ type: 'connectionUpdate', sessionId: sessionIdArg(sessionId), update: normalizeUpdate(update) });
+    sessionIdArg(sessionId);
+    const f = flatUpdate(update);
+    if (f === null) {
+      this._handle({ type: 'connectionUpdate', sessionId, update: normalizeUpdate(update) });
+      return;
+    }
+    this._open();
+    try {
+      // The same input as above, as flat arguments: no object conversion at the boundary.
+      this._wasm.connectionUpdate(this._now(), sessionId, f.connection, f.qr, f.isNewLogin, f.statusCode, f.message);
+    } finally {
+      this._scheduleDrain();
+    }
   }
 
   /**
@@ -261,7 +273,8 @@ class SessionKeeper extends EventEmitter {
   _drain() {
     this._drainScheduled = false;
     if (this._closed) return;
-    const outputs = this._wasm.pollOutputs();
+    // JSON text + JSON.parse is the cheapest way to move many outputs across the boundary.
+    const outputs = JSON.parse(this._wasm.pollOutputsJson());
     for (let i = 0; i < outputs.length; i++) this._execute(outputs[i]);
     this._arm();
   }
@@ -297,7 +310,15 @@ class SessionKeeper extends EventEmitter {
       this._inFlight.delete(p);
       this.emit('delivery', { delivery, outcome });
       try {
-        this._wasm.handle(this._now(), { type: 'deliveryResult', deliveryId: delivery.deliveryId, outcome });
+        const o = outcome;
+        this._wasm.deliveryResult(
+          this._now(),
+          delivery.deliveryId,
+          o.kind === 'response' ? o.status : undefined,
+          o.kind === 'response' ? o.retryAfter : undefined,
+          o.kind === 'timeout',
+          o.kind === 'networkError' ? o.message : undefined,
+        );
       } catch (error) {
         this.emit('warning', { sessionId: delivery.sessionId, error });
       }

@@ -1,11 +1,14 @@
 //! `WasmKeeper`: the core's [`Keeper`] with JS-typed arguments. No logic lives here.
 
 use serde::Serialize;
-use sessionkeeper_core::{Config, Input, Keeper};
+use sessionkeeper_core::{
+    Config, Connection, ConnectionUpdate, DeliveryOutcome, DisconnectError, ErrorOutput, Input, Keeper,
+    LastDisconnect,
+};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
-use crate::convert::{from_js, js_error, keeper_error, now_arg, to_js, INVALID_INPUT};
+use crate::convert::{from_js, js_error, keeper_error, now_arg, parse_now, to_js, INVALID_INPUT};
 
 /// The keeper, owned by JS. See the crate docs for the call contract.
 #[wasm_bindgen]
@@ -78,6 +81,68 @@ impl WasmKeeper {
             .map_err(|e| js_error(INVALID_INPUT, &format!("invalid input: {e}")))?;
         let ack = self.inner.handle(now, input).map_err(|e| keeper_error(&e))?;
         Ok(json(&ack))
+    }
+
+    /// The hot path of `handle` for `connectionUpdate`: the update's fields as flat arguments,
+    /// no object conversion. `connection` is `connecting`, `open` or `close`; `statusCode` and
+    /// `message` are `lastDisconnect.error.output.statusCode` and `lastDisconnect.error.message`.
+    #[wasm_bindgen(js_name = connectionUpdate)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn connection_update(
+        &mut self,
+        now: f64,
+        session_id: String,
+        connection: Option<String>,
+        qr: Option<String>,
+        is_new_login: Option<bool>,
+        status_code: Option<u16>,
+        message: Option<String>,
+    ) -> Result<(), JsValue> {
+        let now = now_arg(now)?;
+        let connection = match connection {
+            None => None,
+            Some(c) => Some(
+                serde_json::from_value::<Connection>(serde_json::Value::String(c))
+                    .map_err(|e| js_error(INVALID_INPUT, &format!("invalid input: {e}")))?,
+            ),
+        };
+        let last_disconnect = (status_code.is_some() || message.is_some()).then(|| LastDisconnect {
+            error: Some(DisconnectError {
+                message,
+                output: status_code.map(|c| ErrorOutput { status_code: Some(c) }),
+            }),
+        });
+        let update = ConnectionUpdate { connection, qr, is_new_login, last_disconnect };
+        self.inner
+            .handle(now, Input::ConnectionUpdate { session_id, update })
+            .map_err(|e| keeper_error(&e))?;
+        Ok(())
+    }
+
+    /// The hot path of `handle` for `deliveryResult`: `status` set for a response (with the raw
+    /// `retryAfter` header), else `timedOut` or a network error `message`.
+    #[wasm_bindgen(js_name = deliveryResult)]
+    pub fn delivery_result(
+        &mut self,
+        now: f64,
+        delivery_id: f64,
+        status: Option<u16>,
+        retry_after: Option<String>,
+        timed_out: bool,
+        message: Option<String>,
+    ) -> Result<(), JsValue> {
+        let now = now_arg(now)?;
+        let delivery_id =
+            parse_now(delivery_id).map_err(|_| js_error(INVALID_INPUT, "invalid deliveryId"))?;
+        let outcome = match (status, timed_out) {
+            (Some(status), _) => DeliveryOutcome::Response { status, retry_after },
+            (None, true) => DeliveryOutcome::Timeout,
+            (None, false) => DeliveryOutcome::NetworkError { message: message.unwrap_or_default() },
+        };
+        self.inner
+            .handle(now, Input::DeliveryResult { delivery_id, outcome })
+            .map_err(|e| keeper_error(&e))?;
+        Ok(())
     }
 
     /// Drains every pending output into an array (empty when there is nothing to do).
