@@ -3,7 +3,6 @@
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::breaker::{BreakerState, CircuitBreaker};
 use crate::clock::{soonest, Clock};
@@ -11,7 +10,7 @@ use crate::config::Config;
 use crate::error::{validate_session_id, KeeperError};
 use crate::input::Input;
 use crate::output::{BreakerChange, Output};
-use crate::queue::{ItemKind, NewItem, SyncQueue};
+use crate::queue::{NewItem, Payload, SyncQueue};
 use crate::rng::Jitter;
 use crate::session::{BackendStatus, Effect, SessionTable};
 use crate::views::{Alert, HealthView, SessionsView};
@@ -157,13 +156,6 @@ impl Keeper {
                             qr.len()
                         )));
                     }
-                    if self.sessions.qr_would_forward(&session_id, &self.config)
-                        && !self.queue.would_coalesce(&qr_key(&session_id))
-                        && self.queue.is_full(&self.config)
-                    {
-                        self.queue.count_rejected_full();
-                        return Err(KeeperError::QueueFull { capacity: self.config.max_queue_size });
-                    }
                 }
                 self.sessions.update(&session_id, &update, now, &self.config, &mut self.jitter, &mut fx);
                 Ack::Accepted
@@ -191,17 +183,14 @@ impl Keeper {
                 }
                 let lane = match (&session_id, &key) {
                     (Some(id), _) => id.clone(),
-                    (None, Some(key)) => format!("custom:{key}"),
+                    (None, Some(key)) => format!("custom/{key}"),
                     (None, None) => "custom".to_owned(),
                 };
+                let key = key.map(|k| format!("custom/{k}"));
                 let item = NewItem {
-                    kind: ItemKind::Custom,
                     lane,
-                    coalesce_key: key.map(|k| format!("custom:{k}")),
-                    path,
-                    body: payload,
-                    render_qr: None,
-                    session_id,
+                    coalesce_key: key.clone(),
+                    payload: Payload::Custom { path, body: payload, key, session_id },
                 };
                 let (item_id, idempotency_key) = self
                     .queue
@@ -256,36 +245,27 @@ impl Keeper {
                 Effect::Command(c) => self.outputs.push_back(Output::Command(c)),
                 Effect::Changed(c) => self.outputs.push_back(Output::SessionChanged(c)),
                 Effect::PurgeQrs { session_id, reason } => {
-                    self.queue.purge_qrs(now, &session_id, &qr_key(&session_id), reason)
+                    self.queue.purge_qrs(now, &qr_lane(&session_id), reason)
                 }
                 Effect::Status { session_id, status, reason, at } => {
-                    let mut body = json!({ "sessionId": session_id, "status": status.as_str(), "at": at });
-                    if let Some(reason) = reason {
-                        body["reason"] = json!(reason);
-                    }
                     let item = NewItem {
-                        kind: ItemKind::Status,
                         lane: session_id.clone(),
                         coalesce_key: None,
-                        path: "/status".into(),
-                        body,
-                        render_qr: None,
-                        session_id: Some(session_id),
+                        payload: Payload::Status { session_id, status, reason, at },
                     };
-                    // Statuses are bounded by the sessions and must not be lost: no capacity check.
+                    // Statuses are bounded by the sessions' transitions and must not be lost.
                     let _ = self.queue.enqueue(now, item, true, &self.config);
                 }
                 Effect::Qr { session_id, qr, at } => {
+                    // A session's QRs travel in their own lane, ahead of status backlogs; the
+                    // lane holds at most one queued QR (latest wins), so QRs are bounded by the
+                    // number of sessions and need no capacity check.
+                    let lane = qr_lane(&session_id);
                     let item = NewItem {
-                        kind: ItemKind::Qr,
-                        lane: session_id.clone(),
-                        coalesce_key: Some(qr_key(&session_id)),
-                        path: "/qr".into(),
-                        body: json!({ "sessionId": session_id, "qr": qr, "at": at }),
-                        render_qr: Some(qr),
-                        session_id: Some(session_id),
+                        coalesce_key: Some(lane.clone()),
+                        lane,
+                        payload: Payload::Qr { session_id, qr, at },
                     };
-                    // Room was checked before the update was applied.
                     let _ = self.queue.enqueue(now, item, true, &self.config);
                 }
             }
@@ -394,6 +374,7 @@ impl Keeper {
     }
 }
 
-fn qr_key(session_id: &str) -> String {
-    format!("qr:{session_id}")
+/// The lane of a session's QRs. `/` cannot appear in a session id, so lanes never collide.
+fn qr_lane(session_id: &str) -> String {
+    format!("qr/{session_id}")
 }

@@ -198,7 +198,8 @@ fn seed_fix_slow_backend_does_not_open_the_breaker() {
 
 #[test]
 fn breaker_holds_the_queue_while_open_and_recovers_through_half_open() {
-    let cfg = Config { circuit_breaker_threshold: 3, circuit_breaker_reset_timeout: 10_000, ..Config::default() };
+    let cfg =
+        Config { circuit_breaker_threshold: 3, circuit_breaker_reset_timeout: 10_000, ..Config::default() };
     let mut r = Rig::new(cfg);
     for i in 0..6 {
         r.add(&format!("s{i}"));
@@ -239,13 +240,14 @@ fn breaker_holds_the_queue_while_open_and_recovers_through_half_open() {
 fn newer_qr_replaces_queued_one_in_place() {
     let mut r = Rig::new(Config::default());
     r.add("dave");
-    r.update("dave", json!({"qr": "q1"})).unwrap(); // status `pending` in flight, q1 queued
-    r.update("dave", json!({"qr": "q2"})).unwrap();
-    r.update("dave", json!({"qr": "q3"})).unwrap();
+    r.update("dave", json!({"qr": "q1"})).unwrap(); // q1 leaves at once (QR lanes go first)
+    r.update("dave", json!({"qr": "q2"})).unwrap(); // queued behind the in-flight q1
+    r.update("dave", json!({"qr": "q3"})).unwrap(); // replaces q2 in place
     r.run_backend(r.now + 5_000, |_| 200);
-    let qrs: Vec<_> = r.deliveries().iter().filter(|d| d.path == "/qr").map(|d| d.body["qr"].clone()).collect();
-    assert_eq!(qrs, vec![json!("q3")], "latest wins");
-    assert_eq!(r.k.health(r.now).queue.superseded, 2);
+    let qrs: Vec<_> =
+        r.deliveries().iter().filter(|d| d.path == "/qr").map(|d| d.body["qr"].clone()).collect();
+    assert_eq!(qrs, vec![json!("q1"), json!("q3")], "latest wins: q2 never leaves");
+    assert_eq!(r.k.health(r.now).queue.superseded, 1);
 }
 
 #[test]
@@ -303,7 +305,10 @@ fn seed_fix_inactive_sessions_are_removed_and_connected_ones_never() {
     r.add("live");
     r.update("live", json!({"connection": "open"})).unwrap();
     r.run_backend(r.now + 1_800_000, |_| 200);
-    assert_eq!(r.commands(CommandKind::Close), vec![("idle".into(), "inactive".into(), 1_000_000 + 1_800_000)]);
+    assert_eq!(
+        r.commands(CommandKind::Close),
+        vec![("idle".into(), "inactive".into(), 1_000_000 + 1_800_000)]
+    );
     r.advance(10 * 3_600_000);
     let ids: Vec<_> = r.k.sessions(r.now).sessions.into_iter().map(|s| s.session_id).collect();
     assert_eq!(ids, vec!["live".to_string()]);
@@ -405,7 +410,10 @@ fn bad_input_changes_nothing() {
         r.input(Input::AddSession { session_id: "bad id!".into() }),
         Err(KeeperError::InvalidSessionId(_))
     ));
-    assert!(matches!(r.input(Input::AddSession { session_id: "ok".into() }), Err(KeeperError::SessionExists(_))));
+    assert!(matches!(
+        r.input(Input::AddSession { session_id: "ok".into() }),
+        Err(KeeperError::SessionExists(_))
+    ));
     assert!(matches!(
         r.input(Input::Enqueue { path: "no-slash".into(), payload: json!(1), key: None, session_id: None }),
         Err(KeeperError::InvalidItem(_))
@@ -419,7 +427,8 @@ fn queue_overflow_is_an_explicit_error() {
     let mut r = Rig::new(Config { max_queue_size: 3, ..Config::default() });
     let mut errors = 0;
     for i in 0..10 {
-        let res = r.input(Input::Enqueue { path: "/x".into(), payload: json!(i), key: None, session_id: None });
+        let res =
+            r.input(Input::Enqueue { path: "/x".into(), payload: json!(i), key: None, session_id: None });
         if matches!(res, Err(KeeperError::QueueFull { capacity: 3 })) {
             errors += 1;
         }

@@ -1,6 +1,12 @@
 //! A queued item: what to POST, for which session, and its delivery history.
+//!
+//! Items keep a compact typed payload; the JSON body, path and idempotency key are built when
+//! the item is dispatched, so queueing stays cheap and QR images are never rendered early.
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::session::BackendStatus;
 
 /// What an item is, which decides coalescing and purging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,23 +20,106 @@ pub enum ItemKind {
     Custom,
 }
 
+/// The content of an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Payload {
+    /// `POST /qr {sessionId, qr, qrImage, at}`.
+    Qr {
+        /// Session.
+        session_id: String,
+        /// The QR string.
+        qr: String,
+        /// When Baileys produced it.
+        at: u64,
+    },
+    /// `POST /status {sessionId, status, reason?, at}`.
+    Status {
+        /// Session.
+        session_id: String,
+        /// The status.
+        status: BackendStatus,
+        /// Why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// When it happened.
+        at: u64,
+    },
+    /// The gateway's own call.
+    Custom {
+        /// Path under the backend URL.
+        path: String,
+        /// JSON body.
+        body: serde_json::Value,
+        /// Coalescing key (already namespaced by the queue's caller).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        /// Session whose lane it shares.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
+    },
+}
+
+impl Payload {
+    /// Its kind.
+    pub fn kind(&self) -> ItemKind {
+        match self {
+            Self::Qr { .. } => ItemKind::Qr,
+            Self::Status { .. } => ItemKind::Status,
+            Self::Custom { .. } => ItemKind::Custom,
+        }
+    }
+
+    /// The session it belongs to.
+    pub fn session_id(&self) -> Option<&str> {
+        match self {
+            Self::Qr { session_id, .. } | Self::Status { session_id, .. } => Some(session_id),
+            Self::Custom { session_id, .. } => session_id.as_deref(),
+        }
+    }
+
+    /// Path under the backend URL.
+    pub fn path(&self) -> &str {
+        match self {
+            Self::Qr { .. } => "/qr",
+            Self::Status { .. } => "/status",
+            Self::Custom { path, .. } => path,
+        }
+    }
+
+    /// The JSON body (without `qrImage`, which the executor renders at dispatch).
+    pub fn body(&self) -> serde_json::Value {
+        match self {
+            Self::Qr { session_id, qr, at } => json!({ "sessionId": session_id, "qr": qr, "at": at }),
+            Self::Status { session_id, status, reason, at } => {
+                let mut body = json!({ "sessionId": session_id, "status": status.as_str(), "at": at });
+                if let Some(reason) = reason {
+                    body["reason"] = json!(reason);
+                }
+                body
+            }
+            Self::Custom { body, .. } => body.clone(),
+        }
+    }
+
+    /// The QR to render into `qrImage`.
+    pub fn render_qr(&self) -> Option<&str> {
+        match self {
+            Self::Qr { qr, .. } => Some(qr),
+            _ => None,
+        }
+    }
+}
+
 /// An item as the queue is asked to take it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewItem {
-    /// What it is.
-    pub kind: ItemKind,
     /// Lane: items of one lane are delivered in order.
     pub lane: String,
-    /// Coalescing key (latest wins).
+    /// Coalescing key (latest wins): a newer item with the same key replaces a queued one.
     pub coalesce_key: Option<String>,
-    /// Path under the backend URL.
-    pub path: String,
-    /// JSON body.
-    pub body: serde_json::Value,
-    /// QR to render into `qrImage` at dispatch.
-    pub render_qr: Option<String>,
-    /// Session the item belongs to.
-    pub session_id: Option<String>,
+    /// Content.
+    pub payload: Payload,
 }
 
 /// An item in a lane.
@@ -42,23 +131,11 @@ pub struct Item {
     /// Position key within its lane: the id of the first item that held this place, kept when a
     /// newer item supersedes it, so lanes stay sorted by `seq` (binary search, not scans).
     pub seq: u64,
-    /// Stable across retries.
-    pub idempotency_key: String,
-    /// What it is.
-    pub kind: ItemKind,
+    /// Content.
+    pub payload: Payload,
     /// Coalescing key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coalesce_key: Option<String>,
-    /// Path.
-    pub path: String,
-    /// Body.
-    pub body: serde_json::Value,
-    /// QR to render at dispatch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub render_qr: Option<String>,
-    /// Session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
     /// When it was accepted.
     pub accepted_at: u64,
     /// Dispatches so far.
@@ -71,7 +148,7 @@ pub struct Item {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_flight: Option<u64>,
     /// Its session went away while it was in flight: drop it instead of retrying.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purge_on_return: Option<String>,
 }
 
@@ -81,13 +158,8 @@ impl Item {
         Self {
             id,
             seq: id,
-            idempotency_key: idempotency_key(id, &new),
-            kind: new.kind,
+            payload: new.payload,
             coalesce_key: new.coalesce_key,
-            path: new.path,
-            body: new.body,
-            render_qr: new.render_qr,
-            session_id: new.session_id,
             accepted_at: now,
             attempts: 0,
             failures: 0,
@@ -97,6 +169,11 @@ impl Item {
         }
     }
 
+    /// Its kind.
+    pub fn kind(&self) -> ItemKind {
+        self.payload.kind()
+    }
+
     /// Replaces the content with a newer item of the same key, keeping the place in the lane.
     pub fn supersede(&mut self, id: u64, new: NewItem, now: u64) {
         let (not_before, seq) = (self.not_before, self.seq);
@@ -104,17 +181,17 @@ impl Item {
         self.not_before = not_before.max(now);
         self.seq = seq;
     }
-}
 
-/// `sk-<kind>-<session>-<id>`: unique per accepted item, stable across its retries.
-fn idempotency_key(id: u64, new: &NewItem) -> String {
-    let kind = match new.kind {
-        ItemKind::Qr => "qr",
-        ItemKind::Status => "status",
-        ItemKind::Custom => "custom",
-    };
-    match &new.session_id {
-        Some(session) => format!("sk-{kind}-{session}-{id}"),
-        None => format!("sk-{kind}-{id}"),
+    /// `sk-<kind>-<session>-<id>`: unique per accepted item, stable across its retries.
+    pub fn idempotency_key(&self) -> String {
+        let kind = match self.kind() {
+            ItemKind::Qr => "qr",
+            ItemKind::Status => "status",
+            ItemKind::Custom => "custom",
+        };
+        match self.payload.session_id() {
+            Some(session) => format!("sk-{kind}-{session}-{}", self.id),
+            None => format!("sk-{kind}-{}", self.id),
+        }
     }
 }

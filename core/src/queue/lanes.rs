@@ -1,5 +1,10 @@
 //! Lanes and their scheduling: per-lane FIFO order, round-robin across lanes.
 //!
+//! QR lanes (one per session, holding at most one queued QR thanks to coalescing) are urgent:
+//! a QR is worthless after 20-60 s, a status is not. Urgent lanes are served first, but every
+//! [`NORMAL_EVERY`]th dispatch goes to a normal lane when one is ready, so a flood of QRs cannot
+//! starve statuses.
+//!
 //! Only a lane's head may be dispatched, so a lane's items reach the backend in order. Each lane
 //! is in exactly one schedule: `Ready` (head dispatchable now, in the round-robin ring),
 //! `Waiting(t)` (head held until `t`), or `Busy` (head in flight). The ring tolerates stale
@@ -9,7 +14,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::item::Item;
+use super::item::{Item, ItemKind};
+
+/// One dispatch in this many is taken from the normal ring when both rings have lanes.
+pub const NORMAL_EVERY: u32 = 4;
 
 /// Where a lane stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +39,9 @@ pub struct Lane {
     pub items: VecDeque<Item>,
     /// Its schedule.
     pub sched: Sched,
+    /// Served from the urgent ring (a QR lane).
+    #[serde(default)]
+    pub urgent: bool,
 }
 
 /// All lanes.
@@ -39,7 +50,10 @@ pub struct Lane {
 pub struct Lanes {
     lanes: BTreeMap<String, Lane>,
     ready: VecDeque<String>,
+    urgent: VecDeque<String>,
     waiting: BTreeSet<(u64, String)>,
+    /// Dispatches since the normal ring was last served.
+    since_normal: u32,
 }
 
 impl Lanes {
@@ -90,8 +104,11 @@ impl Lanes {
             Some(l) => l.items.push_back(item),
             None => {
                 let not_before = item.not_before;
-                self.lanes
-                    .insert(lane.to_owned(), Lane { items: VecDeque::from([item]), sched: Sched::Busy });
+                let urgent = item.kind() == ItemKind::Qr;
+                self.lanes.insert(
+                    lane.to_owned(),
+                    Lane { items: VecDeque::from([item]), sched: Sched::Busy, urgent },
+                );
                 self.place(lane, not_before, now, false);
             }
         }
@@ -130,10 +147,11 @@ impl Lanes {
             self.waiting.insert((not_before, lane.to_owned()));
         } else {
             l.sched = Sched::Ready;
+            let ring = if l.urgent { &mut self.urgent } else { &mut self.ready };
             if front {
-                self.ready.push_front(lane.to_owned());
+                ring.push_front(lane.to_owned());
             } else {
-                self.ready.push_back(lane.to_owned());
+                ring.push_back(lane.to_owned());
             }
             self.compact_ring();
         }
@@ -148,7 +166,11 @@ impl Lanes {
             let (_, lane) = self.waiting.pop_first().expect("checked");
             if let Some(l) = self.lanes.get_mut(&lane) {
                 l.sched = Sched::Ready;
-                self.ready.push_back(lane);
+                if l.urgent {
+                    self.urgent.push_back(lane);
+                } else {
+                    self.ready.push_back(lane);
+                }
             }
         }
         self.compact_ring();
@@ -156,8 +178,19 @@ impl Lanes {
 
     /// The next lane in round-robin order whose head can be dispatched; marks it busy.
     pub fn pop_ready(&mut self) -> Option<String> {
-        while let Some(lane) = self.ready.pop_front() {
-            if let Some(l) = self.lanes.get_mut(&lane) {
+        let normal_turn = self.since_normal + 1 >= NORMAL_EVERY;
+        let first = if normal_turn { Self::pop_ring(&mut self.ready, &mut self.lanes) } else { None };
+        let lane = first
+            .or_else(|| Self::pop_ring(&mut self.urgent, &mut self.lanes))
+            .or_else(|| Self::pop_ring(&mut self.ready, &mut self.lanes))?;
+        let urgent = self.lanes.get(&lane).is_some_and(|l| l.urgent);
+        self.since_normal = if urgent { self.since_normal + 1 } else { 0 };
+        Some(lane)
+    }
+
+    fn pop_ring(ring: &mut VecDeque<String>, lanes: &mut BTreeMap<String, Lane>) -> Option<String> {
+        while let Some(lane) = ring.pop_front() {
+            if let Some(l) = lanes.get_mut(&lane) {
                 if l.sched == Sched::Ready {
                     l.sched = Sched::Busy;
                     return Some(lane);
@@ -169,7 +202,7 @@ impl Lanes {
 
     /// Whether some lane may be ready (the ring may hold stale entries).
     pub fn has_ready(&self) -> bool {
-        !self.ready.is_empty()
+        !self.ready.is_empty() || !self.urgent.is_empty()
     }
 
     /// The earliest end of a wait.
@@ -179,13 +212,15 @@ impl Lanes {
 
     /// Drops stale ring entries once they outnumber the lanes, so the ring stays bounded.
     fn compact_ring(&mut self) {
-        if self.ready.len() <= 2 * self.lanes.len() + 16 {
+        if self.ready.len() + self.urgent.len() <= 2 * self.lanes.len() + 16 {
             return;
         }
-        let mut seen = BTreeSet::new();
         let lanes = &self.lanes;
-        self.ready.retain(|lane| {
-            lanes.get(lane).is_some_and(|l| l.sched == Sched::Ready) && seen.insert(lane.clone())
-        });
+        for ring in [&mut self.urgent, &mut self.ready] {
+            let mut seen = BTreeSet::new();
+            ring.retain(|lane| {
+                lanes.get(lane).is_some_and(|l| l.sched == Sched::Ready) && seen.insert(lane.clone())
+            });
+        }
     }
 }

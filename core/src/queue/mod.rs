@@ -5,6 +5,6 @@ mod lanes;
 mod pacer;
 mod sync_queue;
 
-pub use item::{Item, ItemKind, NewItem};
+pub use item::{Item, ItemKind, NewItem, Payload};
 pub use pacer::Pacer;
 pub use sync_queue::{Counters, QueueFull, SyncQueue};

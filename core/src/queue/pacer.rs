@@ -60,13 +60,22 @@ impl Pacer {
         if config.pacing != PacingMode::Adaptive {
             return;
         }
-        let max_rate = 1_000_000 / config.adaptive_min_spacing.max(1);
+        let max_rate = (1_000_000 / config.adaptive_min_spacing.max(1)).max(MIN_RATE_MRPS);
         let slow = latency > config.adaptive_latency_target;
         match class {
             OutcomeClass::Success | OutcomeClass::Rejected if !slow => {
-                self.rate_mrps = (self.rate_mrps + ADDITIVE_STEP_MRPS).min(max_rate.max(MIN_RATE_MRPS));
+                self.rate_mrps = (self.rate_mrps + ADDITIVE_STEP_MRPS).min(max_rate);
             }
-            _ => self.rate_mrps = (self.rate_mrps / 2).max(MIN_RATE_MRPS),
+            // Slow but healthy: step back gently, never below the configured fixed rate, so a
+            // slow backend is not starved (halving on every slow answer collapses the rate).
+            OutcomeClass::Success | OutcomeClass::Rejected => {
+                let floor = initial_rate(config).min(self.rate_mrps);
+                self.rate_mrps = self.rate_mrps.saturating_sub(ADDITIVE_STEP_MRPS).max(floor);
+            }
+            // Throttled or failing: multiplicative decrease.
+            OutcomeClass::Throttled | OutcomeClass::Failure => {
+                self.rate_mrps = (self.rate_mrps / 2).max(MIN_RATE_MRPS)
+            }
         }
     }
 }
@@ -107,6 +116,11 @@ mod tests {
         assert!(fast < 50, "{fast}");
         p.on_outcome(OutcomeClass::Throttled, 50, &c);
         assert!(p.spacing(&c) >= fast * 2 - 1);
+        // Slow answers never push the rate below the fixed one (400 ms).
+        for _ in 0..1_000 {
+            p.on_outcome(OutcomeClass::Success, 5_000, &c);
+        }
+        assert_eq!(p.spacing(&c), 400);
         for _ in 0..10_000 {
             p.on_outcome(OutcomeClass::Success, 1, &c);
         }

@@ -147,7 +147,7 @@ impl SyncQueue {
                 self.next_item_id += 1;
                 let key = new.coalesce_key.clone().expect("has key");
                 item.supersede(id, new, now);
-                let idem = item.idempotency_key.clone();
+                let idem = item.idempotency_key();
                 self.coalesce.insert(key, (lane, id, seq));
                 self.counters.accepted += 1;
                 self.counters.superseded += 1;
@@ -164,7 +164,7 @@ impl SyncQueue {
             self.coalesce.insert(key.clone(), (lane.clone(), id, id));
         }
         let item = Item::new(id, new, now);
-        let idem = item.idempotency_key.clone();
+        let idem = item.idempotency_key();
         self.lanes.push(&lane, item, now);
         self.counters.accepted += 1;
         self.counters.queued += 1;
@@ -201,12 +201,12 @@ impl SyncQueue {
             out.push_back(Output::Deliver(Delivery {
                 delivery_id,
                 item_id: item.id,
-                idempotency_key: item.idempotency_key.clone(),
-                path: item.path.clone(),
-                body: item.body.clone(),
-                render_qr: item.render_qr.clone(),
+                idempotency_key: item.idempotency_key(),
+                path: item.payload.path().to_owned(),
+                body: item.payload.body(),
+                render_qr: item.payload.render_qr().map(str::to_owned),
                 attempt: item.attempts,
-                session_id: item.session_id.clone(),
+                session_id: item.payload.session_id().map(str::to_owned),
             }));
             self.in_flight.insert(
                 delivery_id,
@@ -284,7 +284,9 @@ impl SyncQueue {
                 } else if superseded_while_out(&mut self.coalesce, item, &lane) {
                     l.items.pop_front();
                     self.counters.superseded += 1;
-                } else if item.failures >= config.max_attempts {
+                } else if item.failures >= config.max_attempts && item.kind() != ItemKind::Status {
+                    // Statuses are few and final; they give up only by age (a short outage
+                    // must not lose a `connected` or `logged_out`).
                     let item = l.items.pop_front().expect("head");
                     let reason = format!("max attempts ({})", describe(outcome));
                     self.dead_letter(item, reason, now, config, out);
@@ -347,21 +349,21 @@ impl SyncQueue {
         }
     }
 
-    /// Drops the QRs of a session: the queued one now (found by its coalescing key `key`), the
-    /// one in flight (always a lane head) when it comes back failed.
-    pub fn purge_qrs(&mut self, now: u64, session_id: &str, key: &str, reason: &str) {
-        if let Some(head) = self.lanes.get_mut(session_id).and_then(|l| l.items.front_mut()) {
-            if head.kind == ItemKind::Qr && head.in_flight.is_some() {
+    /// Drops the QRs of a session, which live in their own lane `lane` (coalescing key = lane
+    /// name): the queued one now, the one in flight when it comes back failed.
+    pub fn purge_qrs(&mut self, now: u64, lane: &str, reason: &str) {
+        if let Some(head) = self.lanes.get_mut(lane).and_then(|l| l.items.front_mut()) {
+            if head.kind() == ItemKind::Qr && head.in_flight.is_some() {
                 head.purge_on_return = Some(reason.to_owned());
             }
         }
-        let Some((lane, id, seq)) = self.coalesce.get(key).cloned() else { return };
-        if lane != session_id {
+        let Some((held_by, id, seq)) = self.coalesce.get(lane).cloned() else { return };
+        if held_by != lane {
             return;
         }
-        if let Some(item) = self.lanes.remove_queued(&lane, seq, now) {
+        if let Some(item) = self.lanes.remove_queued(&held_by, seq, now) {
             debug_assert_eq!(item.id, id);
-            self.coalesce.remove(key);
+            self.coalesce.remove(lane);
             self.counters.queued -= 1;
             self.count_purged(reason, 1);
         }
@@ -388,9 +390,9 @@ impl SyncQueue {
         self.counters.dead_lettered += 1;
         let letter = DeadLetter {
             item_id: item.id,
-            idempotency_key: item.idempotency_key,
-            path: item.path,
-            session_id: item.session_id,
+            idempotency_key: item.idempotency_key(),
+            path: item.payload.path().to_owned(),
+            session_id: item.payload.session_id().map(str::to_owned),
             reason,
             attempts: item.attempts,
             at: now,
