@@ -107,6 +107,19 @@ function fakeSocket() {
   };
 }
 
+/** With a fake clock: moves time in `stepMs` steps until the queue is empty and nothing is in flight. */
+async function drainQueue(keeper, clock, stepMs, maxSteps = 100) {
+  for (let i = 0; i < maxSteps; i++) {
+    await flush();
+    await keeper.idle();
+    const q = keeper.health().queue;
+    if (q.depth === 0 && q.inFlight === 0) return;
+    clock.advance(stepMs);
+    keeper.tick();
+  }
+  throw new Error('the queue did not drain');
+}
+
 function tmpDir() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'sessionkeeper-test-'));
 }
@@ -116,4 +129,4 @@ function qrString(n) {
   return `2@${'Q'.repeat(140)}${n},${'k'.repeat(44)},${'i'.repeat(44)},${'a'.repeat(24)}`;
 }
 
-module.exports = { fakeBackend, closedPort, fakeClock, waitFor, flush, record, fakeSocket, tmpDir, qrString };
+module.exports = { fakeBackend, closedPort, fakeClock, waitFor, flush, record, fakeSocket, tmpDir, qrString, drainQueue };
