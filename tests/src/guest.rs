@@ -82,7 +82,17 @@ impl GuestModule {
                 "the guest must not import anything, it imports {imports:?}"
             )));
         }
-        Ok(Self { engine, module, path: path.to_owned() })
+        let guest = Self { engine, module, path: path.to_owned() };
+        let wasm = guest.instantiate()?.fingerprint()?;
+        let native = sessionkeeper_parity_guest::SOURCE_FINGERPRINT;
+        if wasm != native {
+            return Err(GuestError::Build(format!(
+                "build skew: {} was built from other core/guest sources (fingerprint {wasm}) than this \
+                 test binary ({native}); were the sources edited during the run? Run the test again",
+                path.display()
+            )));
+        }
+        Ok(guest)
     }
 
     /// Which wasmtime compiler compiled the module (`SK_PARITY_ENGINE=cranelift` picks
@@ -106,7 +116,8 @@ impl GuestModule {
         let new = instance.get_typed_func(&mut store, "sk_new").map_err(wasm_err)?;
         let step = instance.get_typed_func(&mut store, "sk_step").map_err(wasm_err)?;
         let snapshot_every = instance.get_typed_func(&mut store, "sk_snapshot_every").map_err(wasm_err)?;
-        Ok(GuestInstance { store, memory, alloc, dealloc, new, step, snapshot_every })
+        let fingerprint = instance.get_typed_func(&mut store, "sk_fingerprint").map_err(wasm_err)?;
+        Ok(GuestInstance { store, memory, alloc, dealloc, new, step, snapshot_every, fingerprint })
     }
 }
 
@@ -119,6 +130,7 @@ pub struct GuestInstance {
     new: TypedFunc<(u32, u32), u64>,
     step: TypedFunc<(u32, u32), u64>,
     snapshot_every: TypedFunc<u64, ()>,
+    fingerprint: TypedFunc<(), u64>,
 }
 
 impl GuestInstance {
@@ -139,12 +151,22 @@ impl GuestInstance {
         self.call(f, line)
     }
 
+    /// `sk_fingerprint()`: the sources the wasm build was made from (see the guest's `build.rs`).
+    pub fn fingerprint(&mut self) -> Result<String, GuestError> {
+        let packed = self.fingerprint.call(&mut self.store, ()).map_err(wasm_err)?;
+        self.read_answer(packed)
+    }
+
     fn call(&mut self, f: TypedFunc<(u32, u32), u64>, request: &str) -> Result<String, GuestError> {
         let len = u32::try_from(request.len()).map_err(|_| GuestError::Answer("request too large".into()))?;
         let ptr = self.alloc.call(&mut self.store, len).map_err(wasm_err)?;
         self.memory.write(&mut self.store, ptr as usize, request.as_bytes()).map_err(wasm_err)?;
         let packed = f.call(&mut self.store, (ptr, len)).map_err(wasm_err)?;
         self.dealloc.call(&mut self.store, (ptr, len)).map_err(wasm_err)?;
+        self.read_answer(packed)
+    }
+
+    fn read_answer(&mut self, packed: u64) -> Result<String, GuestError> {
         let (at, n) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
         let bytes = self
             .memory

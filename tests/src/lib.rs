@@ -13,7 +13,12 @@
 //! - [`coverage`] checks that the generated traces reach every feature worth comparing.
 //!
 //! Environment: `SK_PARITY_SEED` (base seed, decimal or `0x` hex), `SK_PARITY_TRACES` (number of
-//! generated traces), `SK_PARITY_WASM` (a prebuilt guest `.wasm`, skips the build).
+//! generated traces), `SK_PARITY_ONLY` (one generated trace by index), `SK_PARITY_SNAPSHOT_EVERY`
+//! (snapshot comparison period of generated traces, default 4), `SK_PARITY_WASM` (a prebuilt
+//! guest `.wasm`, skips the build; it must come from the same sources, see the guest's
+//! `SOURCE_FINGERPRINT`), `SK_PARITY_CHECK_EXPECT=1` (also check recorded `expect`s),
+//! `SK_PARITY_ENGINE=cranelift` (compile with Cranelift instead
+//! of Winch, ~10x slower to compile).
 
 pub mod coverage;
 pub mod generator;

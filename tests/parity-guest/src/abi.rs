@@ -53,6 +53,12 @@ pub unsafe extern "C" fn sk_new(ptr: *const u8, len: usize) -> u64 {
     publish(answer)
 }
 
+/// The build's [`crate::SOURCE_FINGERPRINT`].
+#[no_mangle]
+pub extern "C" fn sk_fingerprint() -> u64 {
+    publish(crate::SOURCE_FINGERPRINT.to_owned())
+}
+
 /// Includes the snapshot only in every `n`-th answer (see `Driver::set_snapshot_every`).
 #[no_mangle]
 pub extern "C" fn sk_snapshot_every(n: u64) {

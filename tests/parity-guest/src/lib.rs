@@ -21,10 +21,14 @@
 //! ## Wasm ABI (see [`abi`])
 //!
 //! `sk_alloc(len) -> ptr`, `sk_dealloc(ptr, len)`, `sk_new(ptr, len) -> packed`,
-//! `sk_step(ptr, len) -> packed`, `sk_snapshot_every(n)`, where `packed = ptr << 32 | len` points at the answer, which
+//! `sk_step(ptr, len) -> packed`, `sk_snapshot_every(n)`, `sk_fingerprint() -> packed`, where `packed = ptr << 32 | len` points at the answer, which
 //! stays valid until the next call. The module has no imports.
 
 pub mod abi;
 mod driver;
 
 pub use driver::{Driver, Step, StepKind};
+
+/// A hash of the core's and this crate's sources at build time (see `build.rs`): the native and
+/// the wasm build of one tree carry the same value.
+pub const SOURCE_FINGERPRINT: &str = env!("SK_SOURCE_FINGERPRINT");
