@@ -32,15 +32,16 @@
 //! while let Some(out) = k.poll_output() {
 //!     if let Output::Deliver(d) = out { sent.push(d); }
 //! }
-//! // The session's `pending` status leaves first; its QR waits behind it (per-session order).
+//! // The QR leaves at once: QRs are time-critical and travel ahead of statuses.
 //! assert_eq!(sent.len(), 1);
-//! assert_eq!(sent[0].path, "/status");
+//! assert_eq!(sent[0].path, "/qr");
+//! assert_eq!(sent[0].render_qr.as_deref(), Some("2@abc")); // rendered by the caller, at dispatch
 //! let ok = DeliveryOutcome::Response { status: 200, retry_after: None };
 //! k.handle(2_050, Input::DeliveryResult { delivery_id: sent[0].delivery_id, outcome: ok }).unwrap();
-//! // ... and the QR leaves `syncSpacing` (400 ms) after the first dispatch.
+//! // The session's `pending` status leaves `syncSpacing` (400 ms) after the first dispatch.
 //! assert_eq!(k.poll_timeout(), Some(2_400));
 //! k.handle_timeout(2_400);
-//! assert!(matches!(k.poll_output(), Some(Output::Deliver(d)) if d.path == "/qr"));
+//! assert!(matches!(k.poll_output(), Some(Output::Deliver(d)) if d.path == "/status"));
 //! //! ```
 
 mod baileys;

@@ -50,6 +50,9 @@ impl ReconnectGate {
 
     /// Gives the session's slot back and forgets it in the line. True if it held one.
     pub fn release(&mut self, session: &str) -> bool {
+        if self.held.is_empty() && self.in_line.is_empty() {
+            return false; // the common case: nobody reconnecting
+        }
         if self.in_line.remove(session) {
             self.line.retain(|s| s != session);
         }

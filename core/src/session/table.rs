@@ -74,6 +74,7 @@ struct Episode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Session {
+    handle: u64,
     state: SessionState,
     created_at: u64,
     last_event_at: u64,
@@ -98,7 +99,11 @@ struct Session {
 #[serde(rename_all = "camelCase")]
 pub struct SessionTable {
     sessions: BTreeMap<String, Session>,
-    timers: BTreeSet<(u64, TimerKind, String)>,
+    /// (deadline, kind, session handle): numeric handles keep timer operations allocation-free.
+    timers: BTreeSet<(u64, TimerKind, u64)>,
+    /// Session handle -> id, to fire timers.
+    by_handle: BTreeMap<u64, String>,
+    next_handle: u64,
     gate: ReconnectGate,
     counters: SessionCounters,
 }
@@ -146,7 +151,11 @@ impl SessionTable {
 
     /// Adds a session (caller checked it is new). Its inactivity clock starts now.
     pub fn add(&mut self, id: &str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+        let h = self.next_handle;
+        self.next_handle += 1;
+        self.by_handle.insert(h, id.to_owned());
         let session = Session {
+            handle: h,
             state: SessionState::New,
             created_at: now,
             last_event_at: now,
@@ -159,11 +168,7 @@ impl SessionTable {
             last_close_code: None,
         };
         self.sessions.insert(id.to_owned(), session);
-        self.timers.insert((
-            now.saturating_add(config.inactive_session_timeout),
-            TimerKind::Inactive,
-            id.to_owned(),
-        ));
+        self.timers.insert((now.saturating_add(config.inactive_session_timeout), TimerKind::Inactive, h));
         self.counters.added += 1;
         fx.push(changed(id, SessionState::New, None, now));
     }
@@ -198,18 +203,20 @@ impl SessionTable {
         // A session that stops being connected without a close (a new socket's `connecting`,
         // a QR or a scan after `open`) is on the inactivity clock too: no ghosts.
         if let Some(s) = self.sessions.get_mut(id) {
+            let h = s.handle;
             if s.state != SessionState::Connected && s.not_connected_since.is_none() {
                 s.not_connected_since = Some(now);
                 let at = now.saturating_add(config.inactive_session_timeout);
-                self.timers.insert((at, TimerKind::Inactive, id.to_owned()));
+                self.timers.insert((at, TimerKind::Inactive, h));
             }
         }
     }
 
     fn on_scan(&mut self, id: &str, now: u64, fx: &mut Vec<Effect>) {
         let Some(s) = self.sessions.get_mut(id) else { return };
+        let h = s.handle;
         if let Some(e) = s.episode.take() {
-            self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, id.to_owned()));
+            self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, h));
         }
         s.last_qr = None;
         s.state = SessionState::Scanned;
@@ -220,11 +227,12 @@ impl SessionTable {
     fn on_qr(&mut self, id: &str, qr: &str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
         self.release_slot(id, now, config, fx);
         let Some(s) = self.sessions.get_mut(id) else { return };
+        let h = s.handle;
         let episode = match s.episode {
             Some(e) => e,
             None => {
                 let deadline = now.saturating_add(config.pending_session_timeout);
-                self.timers.insert((deadline, TimerKind::PendingExpiry, id.to_owned()));
+                self.timers.insert((deadline, TimerKind::PendingExpiry, h));
                 fx.push(status(id, BackendStatus::Pending, None, now));
                 Episode { since: now, qr_count: 0, deadline }
             }
@@ -256,19 +264,20 @@ impl SessionTable {
     fn on_open(&mut self, id: &str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
         self.release_slot(id, now, config, fx);
         let Some(s) = self.sessions.get_mut(id) else { return };
+        let h = s.handle;
         if let Some(e) = s.episode.take() {
-            self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, id.to_owned()));
+            self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, h));
             fx.push(Effect::PurgeQrs { session_id: id.to_owned(), reason: "connected" });
         }
         if let Some(since) = s.not_connected_since.take() {
             self.timers.remove(&(
                 since.saturating_add(config.inactive_session_timeout),
                 TimerKind::Inactive,
-                id.to_owned(),
+                h,
             ));
         }
         if let Some(due) = s.reconnect_due.take() {
-            self.timers.remove(&(due, TimerKind::ReconnectDue, id.to_owned()));
+            self.timers.remove(&(due, TimerKind::ReconnectDue, h));
         }
         s.last_qr = None;
         s.reconnect_attempt = 0;
@@ -292,6 +301,7 @@ impl SessionTable {
     ) {
         self.release_slot(id, now, config, fx);
         let Some(s) = self.sessions.get_mut(id) else { return };
+        let h = s.handle;
         s.last_close_code = code;
         let code_text = code.map_or_else(|| "no code".to_owned(), |c| c.to_string());
         match kind {
@@ -322,14 +332,10 @@ impl SessionTable {
         let was_connected = s.state == SessionState::Connected;
         if s.not_connected_since.is_none() {
             s.not_connected_since = Some(now);
-            self.timers.insert((
-                now.saturating_add(config.inactive_session_timeout),
-                TimerKind::Inactive,
-                id.to_owned(),
-            ));
+            self.timers.insert((now.saturating_add(config.inactive_session_timeout), TimerKind::Inactive, h));
         }
         if let Some(due) = s.reconnect_due.take() {
-            self.timers.remove(&(due, TimerKind::ReconnectDue, id.to_owned()));
+            self.timers.remove(&(due, TimerKind::ReconnectDue, h));
         }
         s.state = SessionState::Reconnecting;
         let reason = format!("closed ({code_text})");
@@ -348,7 +354,7 @@ impl SessionTable {
             jitter.backoff(config.reconnect_base_delay, config.reconnect_max_delay, s.reconnect_attempt);
         let due = now.saturating_add(delay);
         s.reconnect_due = Some(due);
-        self.timers.insert((due, TimerKind::ReconnectDue, id.to_owned()));
+        self.timers.insert((due, TimerKind::ReconnectDue, h));
     }
 
     /// Gives back the session's reconnect slot and grants freed slots to waiting sessions.
@@ -384,18 +390,20 @@ impl SessionTable {
         fx: &mut Vec<Effect>,
     ) {
         let Some(s) = self.sessions.remove(id) else { return };
+        let h = s.handle;
+        self.by_handle.remove(&h);
         if let Some(e) = s.episode {
-            self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, id.to_owned()));
+            self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, h));
         }
         if let Some(since) = s.not_connected_since {
             self.timers.remove(&(
                 since.saturating_add(config.inactive_session_timeout),
                 TimerKind::Inactive,
-                id.to_owned(),
+                h,
             ));
         }
         if let Some(due) = s.reconnect_due {
-            self.timers.remove(&(due, TimerKind::ReconnectDue, id.to_owned()));
+            self.timers.remove(&(due, TimerKind::ReconnectDue, h));
         }
         self.counters.removed += 1;
         fx.push(command(id, CommandKind::Close, reason, now));
@@ -415,7 +423,8 @@ impl SessionTable {
             if *at > now {
                 break;
             }
-            let (_, kind, id) = self.timers.pop_first().expect("checked");
+            let (_, kind, h) = self.timers.pop_first().expect("checked");
+            let Some(id) = self.by_handle.get(&h).cloned() else { continue };
             match kind {
                 TimerKind::PendingExpiry => {
                     if let Some(s) = self.sessions.get_mut(&id) {
