@@ -366,12 +366,12 @@ impl<'a> World<'a> {
     fn try_scan(&mut self, now: u64, u: u32) {
         let user = &mut self.users[u as usize];
         if user.ready
-            && !user.scanning
+            && user.scanning.is_none()
             && user.phase == Phase::Qr
             && user.current_qr.is_some()
             && user.backend_qr == user.current_qr
         {
-            user.scanning = true;
+            user.scanning = user.current_qr;
             let at = now + uniform(user.rng(Stream::Socket), 1_000, 2_500);
             self.cal.at(at, Ev::Socket(u, user.socket, Step::NewLogin));
         }
@@ -384,7 +384,7 @@ impl<'a> World<'a> {
         let user = &mut self.users[u as usize];
         user.socket = socket;
         user.phase = Phase::Connecting;
-        user.scanning = false;
+        user.scanning = None;
         let linked = user.linked;
         let r = user.rng(Stream::Socket);
         self.cal.at(now + 50, Ev::Socket(u, socket, Step::Connecting));
@@ -405,7 +405,7 @@ impl<'a> World<'a> {
         let user = &mut self.users[u as usize];
         user.socket = 0;
         user.phase = Phase::None;
-        user.scanning = false;
+        user.scanning = None;
     }
 
     fn end_qr(&mut self, now: u64, u: u32) {
@@ -510,15 +510,18 @@ impl<'a> World<'a> {
             }
             Step::ConnectFail => self.close_socket(now, u, 408, "Timed Out"),
             Step::NewLogin => {
-                if self.users[u as usize].phase != Phase::Qr {
-                    self.users[u as usize].scanning = false;
+                let user = &mut self.users[u as usize];
+                if user.phase != Phase::Qr || user.scanning != user.current_qr {
+                    // The scanned QR was replaced meanwhile: that scan fails; try the current one.
+                    user.scanning = None;
+                    self.try_scan(now, u);
                     return;
                 }
                 self.end_qr(now, u);
                 self.end_episode(now, u);
                 let user = &mut self.users[u as usize];
                 user.phase = Phase::Connecting;
-                user.scanning = false;
+                user.scanning = None;
                 user.linked = true;
                 if user.attempt_live {
                     user.attempt_live = false;

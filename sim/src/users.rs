@@ -56,8 +56,8 @@ pub struct User {
     pub attempt_live: bool,
     /// The user is ready to scan.
     pub ready: bool,
-    /// A scan is being processed.
-    pub scanning: bool,
+    /// The QR being scanned (the scan goes through only if it is still the current one).
+    pub scanning: Option<usize>,
     /// Start of the gateway-side pending episode (first QR, until scan or removal).
     pub episode_start: Option<u64>,
     /// Streams.
@@ -83,7 +83,7 @@ impl User {
             attempt: 0,
             attempt_live: false,
             ready: false,
-            scanning: false,
+            scanning: None,
             episode_start: None,
             rng,
         }

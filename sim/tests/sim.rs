@@ -141,3 +141,30 @@ fn every_policy_accounts_for_every_qr() {
         assert!(p.max_sessions_held <= u64::from(sc.users));
     }
 }
+
+/// 400 linked sessions restored within 30 s (a burst of `connected` statuses: 160 s of work at
+/// 2.5 requests/s) while 40 new users link in the same minutes.
+fn status_burst() -> Scenario {
+    let mut sc = Scenario::default_for(440, 0.1, 5);
+    sc.linked_share = 400.0 / 440.0;
+    sc.restore_window_ms = 30_000;
+    sc.peak_share = 1.0;
+    sc.peak_center_ms = 60_000;
+    sc.peak_sd_ms = 20_000;
+    sc.never_scan_share = 0.0;
+    sc.blips_ms.clear();
+    sc
+}
+
+#[test]
+fn a_status_burst_does_not_starve_new_sessions_qrs() {
+    let sc = status_burst();
+    let keeper = simulate(&sc, Policy::Sessionkeeper).unwrap();
+    let after = simulate(&sc, Policy::SeedAfter).unwrap();
+    assert!(keeper.max_queue_depth > 100, "there is a backlog: {}", keeper.max_queue_depth);
+    assert!(keeper.qr_produced >= 20, "{}", keeper.qr_produced);
+    assert_eq!(keeper.qr_lost, 0, "{keeper:?}");
+    assert!(keeper.qr_staleness_p99_ms < 5_000, "{}", keeper.qr_staleness_p99_ms);
+    assert!(after.qr_lost > 0, "the FIFO makes QRs wait behind the burst");
+    assert!(keeper.links_completed > after.links_completed);
+}
