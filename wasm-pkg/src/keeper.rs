@@ -57,7 +57,14 @@ impl WasmKeeper {
         #[wasm_bindgen(unchecked_param_type = "Input[]")] inputs: JsValue,
     ) -> Result<JsValue, JsValue> {
         let now = now_arg(now)?;
-        let inputs: Vec<serde_json::Value> = from_js(inputs, "inputs (an array)")?;
+        if !js_sys::Array::is_array(&inputs) {
+            return Err(js_error(INVALID_INPUT, "invalid inputs: expected an array of inputs"));
+        }
+        // One JSON.stringify crossing is much cheaper than walking every object from wasm.
+        let text = js_sys::JSON::stringify(&inputs)
+            .map_err(|e| js_error(INVALID_INPUT, &format!("invalid inputs: {}", describe(&e))))?;
+        let inputs: Vec<serde_json::Value> = serde_json::from_str(&String::from(text))
+            .map_err(|e| js_error(INVALID_INPUT, &format!("invalid inputs: {e}")))?;
         let results = js_sys::Array::new_with_length(inputs.len() as u32);
         for (i, raw) in inputs.into_iter().enumerate() {
             let entry = match serde_json::from_value::<Input>(raw) {
@@ -247,6 +254,10 @@ impl WasmKeeper {
         fields.insert("config".into(), serde_json::to_value(config).expect("config is plain data"));
         WasmKeeper::restore(&state.to_string())
     }
+}
+
+fn describe(err: &JsValue) -> String {
+    js_sys::Error::from(err.clone()).message().into()
 }
 
 fn json<T: Serialize + ?Sized>(value: &T) -> String {
