@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::error::{validate_session_id, KeeperError};
 use crate::input::Input;
 use crate::output::{BreakerChange, Output};
-use crate::queue::{NewItem, Payload, SyncQueue};
+use crate::queue::{LaneKey, NewItem, Payload, SyncQueue};
 use crate::rng::Jitter;
 use crate::session::{BackendStatus, Effect, SessionTable};
 use crate::views::{Alert, HealthView, SessionsView};
@@ -181,20 +181,29 @@ impl Keeper {
                 if let Some(id) = &session_id {
                     validate_session_id(id)?;
                 }
+                let coalesce_key = key.as_ref().map(|k| LaneKey::Custom(format!("key/{k}")));
+                let coalesces = coalesce_key.as_ref().is_some_and(|k| self.queue.would_coalesce(k));
+                if !coalesces && self.queue.is_full(&self.config) {
+                    self.queue.count_rejected_full();
+                    return Err(KeeperError::QueueFull { capacity: self.config.max_queue_size });
+                }
+                // Calls tied to a session share its status lane (one order, even across a
+                // removal or before the session is added); others get a lane per key, or one
+                // shared lane.
                 let lane = match (&session_id, &key) {
-                    (Some(id), _) => id.clone(),
-                    (None, Some(key)) => format!("custom/{key}"),
-                    (None, None) => "custom".to_owned(),
+                    (Some(id), _) => LaneKey::Session(self.sessions.lane_handle(id)),
+                    (None, Some(key)) => LaneKey::Custom(format!("key/{key}")),
+                    (None, None) => LaneKey::Custom("custom".into()),
                 };
-                let key = key.map(|k| format!("custom/{k}"));
                 let item = NewItem {
                     lane,
-                    coalesce_key: key.clone(),
-                    payload: Payload::Custom { path, body: payload, key, session_id },
+                    coalesce_key,
+                    payload: Payload::Custom { path, body: payload, session_id },
                 };
+                // Room was checked above; `force` keeps a reserved lane from being left empty.
                 let (item_id, idempotency_key) = self
                     .queue
-                    .enqueue(now, item, false, &self.config)
+                    .enqueue(now, item, true, &self.config)
                     .map_err(|_| KeeperError::QueueFull { capacity: self.config.max_queue_size })?;
                 Ack::Enqueued { item_id, idempotency_key }
             }
@@ -237,6 +246,9 @@ impl Keeper {
 
     fn drive(&mut self, now: u64) {
         self.queue.dispatch(now, &mut self.breaker, &self.config, &mut self.outputs);
+        for h in self.queue.take_drained() {
+            self.sessions.lane_drained(h);
+        }
     }
 
     fn apply_effects(&mut self, now: u64, fx: Vec<Effect>) {
@@ -244,26 +256,25 @@ impl Keeper {
             match effect {
                 Effect::Command(c) => self.outputs.push_back(Output::Command(c)),
                 Effect::Changed(c) => self.outputs.push_back(Output::SessionChanged(c)),
-                Effect::PurgeQrs { session_id, reason } => {
-                    self.queue.purge_qrs(now, &qr_lane(&session_id), reason)
+                Effect::PurgeQrs { handle, reason } => {
+                    self.queue.purge_qrs(now, &LaneKey::Qr(handle), reason)
                 }
-                Effect::Status { session_id, status, reason, at } => {
+                Effect::Status { session_id, handle, status, reason, at } => {
                     let item = NewItem {
-                        lane: session_id.clone(),
+                        lane: LaneKey::Session(handle),
                         coalesce_key: None,
                         payload: Payload::Status { session_id, status, reason, at },
                     };
                     // Statuses are bounded by the sessions' transitions and must not be lost.
                     let _ = self.queue.enqueue(now, item, true, &self.config);
                 }
-                Effect::Qr { session_id, qr, at } => {
+                Effect::Qr { handle, session_id, qr, at } => {
                     // A session's QRs travel in their own lane, ahead of status backlogs; the
                     // lane holds at most one queued QR (latest wins), so QRs are bounded by the
                     // number of sessions and need no capacity check.
-                    let lane = qr_lane(&session_id);
                     let item = NewItem {
-                        coalesce_key: Some(lane.clone()),
-                        lane,
+                        lane: LaneKey::Qr(handle),
+                        coalesce_key: Some(LaneKey::Qr(handle)),
                         payload: Payload::Qr { session_id, qr, at },
                     };
                     let _ = self.queue.enqueue(now, item, true, &self.config);
@@ -372,9 +383,4 @@ impl Keeper {
         keeper.config.validate()?;
         Ok(keeper)
     }
-}
-
-/// The lane of a session's QRs. `/` cannot appear in a session id, so lanes never collide.
-fn qr_lane(session_id: &str) -> String {
-    format!("qr/{session_id}")
 }

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::lane_key::LaneKey;
 use crate::session::BackendStatus;
 
 /// What an item is, which decides coalescing and purging.
@@ -51,9 +52,6 @@ pub enum Payload {
         path: String,
         /// JSON body.
         body: serde_json::Value,
-        /// Coalescing key (already namespaced by the queue's caller).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        key: Option<String>,
         /// Session whose lane it shares.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session_id: Option<String>,
@@ -115,9 +113,9 @@ impl Payload {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewItem {
     /// Lane: items of one lane are delivered in order.
-    pub lane: String,
+    pub lane: LaneKey,
     /// Coalescing key (latest wins): a newer item with the same key replaces a queued one.
-    pub coalesce_key: Option<String>,
+    pub coalesce_key: Option<LaneKey>,
     /// Content.
     pub payload: Payload,
 }
@@ -135,7 +133,7 @@ pub struct Item {
     pub payload: Payload,
     /// Coalescing key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub coalesce_key: Option<String>,
+    pub coalesce_key: Option<LaneKey>,
     /// When it was accepted.
     pub accepted_at: u64,
     /// Dispatches so far.

@@ -14,7 +14,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::item::{Item, ItemKind};
+use super::item::Item;
+use super::lane_key::LaneKey;
 
 /// One dispatch in this many is taken from the normal ring when both rings have lanes.
 pub const NORMAL_EVERY: u32 = 4;
@@ -48,34 +49,37 @@ pub struct Lane {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Lanes {
-    lanes: BTreeMap<String, Lane>,
-    ready: VecDeque<String>,
-    urgent: VecDeque<String>,
-    waiting: BTreeSet<(u64, String)>,
+    lanes: BTreeMap<LaneKey, Lane>,
+    ready: VecDeque<LaneKey>,
+    urgent: VecDeque<LaneKey>,
+    waiting: BTreeSet<(u64, LaneKey)>,
     /// Dispatches since the normal ring was last served.
     since_normal: u32,
+    /// Session lanes that became empty since the last [`Lanes::take_drained`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    drained: Vec<u64>,
 }
 
 impl Lanes {
     /// The lane, if it has items.
-    pub fn get(&self, lane: &str) -> Option<&Lane> {
+    pub fn get(&self, lane: &LaneKey) -> Option<&Lane> {
         self.lanes.get(lane)
     }
 
     /// The lane, mutable. Callers that change its head must call [`Self::reschedule`].
-    pub fn get_mut(&mut self, lane: &str) -> Option<&mut Lane> {
+    pub fn get_mut(&mut self, lane: &LaneKey) -> Option<&mut Lane> {
         self.lanes.get_mut(lane)
     }
 
     /// The item at `seq` in a lane (lanes are sorted by `seq`).
-    pub fn find_mut(&mut self, lane: &str, seq: u64) -> Option<&mut Item> {
+    pub fn find_mut(&mut self, lane: &LaneKey, seq: u64) -> Option<&mut Item> {
         let l = self.lanes.get_mut(lane)?;
         let idx = l.items.binary_search_by_key(&seq, |i| i.seq).ok()?;
         l.items.get_mut(idx)
     }
 
     /// Removes the queued (not in flight) item at `seq` and reschedules the lane if it was the head.
-    pub fn remove_queued(&mut self, lane: &str, seq: u64, now: u64) -> Option<Item> {
+    pub fn remove_queued(&mut self, lane: &LaneKey, seq: u64, now: u64) -> Option<Item> {
         let l = self.lanes.get_mut(lane)?;
         let idx = l.items.binary_search_by_key(&seq, |i| i.seq).ok()?;
         if l.items[idx].in_flight.is_some() {
@@ -88,8 +92,13 @@ impl Lanes {
         Some(item)
     }
 
+    /// Handles of session lanes that became empty (their session may be forgotten for good).
+    pub fn take_drained(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.drained)
+    }
+
     /// Every lane in key order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Lane)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&LaneKey, &Lane)> {
         self.lanes.iter()
     }
 
@@ -99,16 +108,14 @@ impl Lanes {
     }
 
     /// Appends an item, creating and scheduling the lane if needed.
-    pub fn push(&mut self, lane: &str, item: Item, now: u64) {
+    pub fn push(&mut self, lane: &LaneKey, item: Item, now: u64) {
         match self.lanes.get_mut(lane) {
             Some(l) => l.items.push_back(item),
             None => {
                 let not_before = item.not_before;
-                let urgent = item.kind() == ItemKind::Qr;
-                self.lanes.insert(
-                    lane.to_owned(),
-                    Lane { items: VecDeque::from([item]), sched: Sched::Busy, urgent },
-                );
+                let urgent = lane.urgent();
+                self.lanes
+                    .insert(lane.clone(), Lane { items: VecDeque::from([item]), sched: Sched::Busy, urgent });
                 self.place(lane, not_before, now, false);
             }
         }
@@ -116,15 +123,18 @@ impl Lanes {
 
     /// Re-derives a lane's schedule from its head after the head changed (delivered, failed,
     /// purged, put back). Removes the lane when it is empty. `front` puts it first in the ring.
-    pub fn reschedule(&mut self, lane: &str, now: u64, front: bool) {
+    pub fn reschedule(&mut self, lane: &LaneKey, now: u64, front: bool) {
         let Some(l) = self.lanes.get_mut(lane) else { return };
         if let Sched::Waiting(t) = l.sched {
-            self.waiting.remove(&(t, lane.to_owned()));
+            self.waiting.remove(&(t, lane.clone()));
         }
         let head = l.items.front().map(|h| (h.in_flight.is_some(), h.not_before));
         match head {
             None => {
                 self.lanes.remove(lane);
+                if let LaneKey::Session(h) = lane {
+                    self.drained.push(*h);
+                }
             }
             Some((true, _)) => l.sched = Sched::Busy,
             Some((false, not_before)) => {
@@ -140,18 +150,18 @@ impl Lanes {
         }
     }
 
-    fn place(&mut self, lane: &str, not_before: u64, now: u64, front: bool) {
+    fn place(&mut self, lane: &LaneKey, not_before: u64, now: u64, front: bool) {
         let Some(l) = self.lanes.get_mut(lane) else { return };
         if not_before > now {
             l.sched = Sched::Waiting(not_before);
-            self.waiting.insert((not_before, lane.to_owned()));
+            self.waiting.insert((not_before, lane.clone()));
         } else {
             l.sched = Sched::Ready;
             let ring = if l.urgent { &mut self.urgent } else { &mut self.ready };
             if front {
-                ring.push_front(lane.to_owned());
+                ring.push_front(lane.clone());
             } else {
-                ring.push_back(lane.to_owned());
+                ring.push_back(lane.clone());
             }
             self.compact_ring();
         }
@@ -177,7 +187,7 @@ impl Lanes {
     }
 
     /// The next lane in round-robin order whose head can be dispatched; marks it busy.
-    pub fn pop_ready(&mut self) -> Option<String> {
+    pub fn pop_ready(&mut self) -> Option<LaneKey> {
         let normal_turn = self.since_normal + 1 >= NORMAL_EVERY;
         let first = if normal_turn { Self::pop_ring(&mut self.ready, &mut self.lanes) } else { None };
         let lane = first
@@ -188,7 +198,7 @@ impl Lanes {
         Some(lane)
     }
 
-    fn pop_ring(ring: &mut VecDeque<String>, lanes: &mut BTreeMap<String, Lane>) -> Option<String> {
+    fn pop_ring(ring: &mut VecDeque<LaneKey>, lanes: &mut BTreeMap<LaneKey, Lane>) -> Option<LaneKey> {
         while let Some(lane) = ring.pop_front() {
             if let Some(l) = lanes.get_mut(&lane) {
                 if l.sched == Sched::Ready {

@@ -1,10 +1,12 @@
 //! The sync queue toward the backend: coalescing lanes, pacing, retries, dead letters.
 
 mod item;
+mod lane_key;
 mod lanes;
 mod pacer;
 mod sync_queue;
 
 pub use item::{Item, ItemKind, NewItem, Payload};
+pub use lane_key::LaneKey;
 pub use pacer::Pacer;
 pub use sync_queue::{Counters, QueueFull, SyncQueue};

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use super::item::{Item, ItemKind, NewItem};
+use super::lane_key::LaneKey;
 use super::lanes::Lanes;
 use super::pacer::Pacer;
 use crate::breaker::{BreakerState, CircuitBreaker, OutcomeClass, Permit};
@@ -65,7 +66,7 @@ impl Counters {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct InFlight {
-    lane: String,
+    lane: LaneKey,
     item_id: u64,
     permit: Permit,
     dispatched_at: u64,
@@ -85,7 +86,7 @@ pub struct SyncQueue {
     leases: BTreeSet<(u64, u64)>,
     /// Coalescing key -> (lane, item id, seq) of the queued (not in flight) item holding it.
     /// Every queued item with a key is here, so finding and purging it never scans a lane.
-    coalesce: BTreeMap<String, (String, u64, u64)>,
+    coalesce: BTreeMap<LaneKey, (LaneKey, u64, u64)>,
     next_item_id: u64,
     next_delivery_id: u64,
     pacer: Pacer,
@@ -115,7 +116,7 @@ impl SyncQueue {
     }
 
     /// Whether an item with this key would replace a queued one (and so needs no room).
-    pub fn would_coalesce(&self, key: &str) -> bool {
+    pub fn would_coalesce(&self, key: &LaneKey) -> bool {
         self.coalesce.contains_key(key)
     }
 
@@ -351,14 +352,14 @@ impl SyncQueue {
 
     /// Drops the QRs of a session, which live in their own lane `lane` (coalescing key = lane
     /// name): the queued one now, the one in flight when it comes back failed.
-    pub fn purge_qrs(&mut self, now: u64, lane: &str, reason: &str) {
+    pub fn purge_qrs(&mut self, now: u64, lane: &LaneKey, reason: &str) {
         if let Some(head) = self.lanes.get_mut(lane).and_then(|l| l.items.front_mut()) {
             if head.kind() == ItemKind::Qr && head.in_flight.is_some() {
                 head.purge_on_return = Some(reason.to_owned());
             }
         }
         let Some((held_by, id, seq)) = self.coalesce.get(lane).cloned() else { return };
-        if held_by != lane {
+        if &held_by != lane {
             return;
         }
         if let Some(item) = self.lanes.remove_queued(&held_by, seq, now) {
@@ -416,7 +417,7 @@ impl SyncQueue {
     }
 
     /// Items of a lane, for checks and views.
-    pub fn lane_items(&self, lane: &str) -> impl Iterator<Item = &Item> {
+    pub fn lane_items(&self, lane: &LaneKey) -> impl Iterator<Item = &Item> {
         self.lanes.get(lane).into_iter().flat_map(|l| l.items.iter())
     }
 
@@ -449,6 +450,11 @@ impl SyncQueue {
         }
     }
 
+    /// Handles of session lanes that drained since the last call.
+    pub fn take_drained(&mut self) -> Vec<u64> {
+        self.lanes.take_drained()
+    }
+
     /// Lanes holding items.
     pub fn lane_count(&self) -> usize {
         self.lanes.len()
@@ -464,15 +470,15 @@ impl SyncQueue {
 /// coalescing key while it was out, so it is superseded (latest wins) instead of sent again. If
 /// not, the item holds its key again, so a newer item replaces it in place.
 fn superseded_while_out(
-    coalesce: &mut BTreeMap<String, (String, u64, u64)>,
+    coalesce: &mut BTreeMap<LaneKey, (LaneKey, u64, u64)>,
     item: &Item,
-    lane: &str,
+    lane: &LaneKey,
 ) -> bool {
     let Some(key) = &item.coalesce_key else { return false };
     match coalesce.get(key) {
         Some((_, id, _)) => *id != item.id,
         None => {
-            coalesce.insert(key.clone(), (lane.to_owned(), item.id, item.seq));
+            coalesce.insert(key.clone(), (lane.clone(), item.id, item.seq));
             false
         }
     }

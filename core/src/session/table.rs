@@ -27,6 +27,8 @@ pub enum Effect {
     Status {
         /// Session.
         session_id: String,
+        /// Its handle (names its lanes).
+        handle: u64,
         /// Status.
         status: BackendStatus,
         /// Why.
@@ -36,6 +38,8 @@ pub enum Effect {
     },
     /// Queue a QR for the backend.
     Qr {
+        /// Session's handle (names its QR lane).
+        handle: u64,
         /// Session.
         session_id: String,
         /// The QR string.
@@ -45,8 +49,8 @@ pub enum Effect {
     },
     /// Drop the session's queued QRs.
     PurgeQrs {
-        /// Session.
-        session_id: String,
+        /// Session's handle (names its QR lane).
+        handle: u64,
         /// Why.
         reason: &'static str,
     },
@@ -103,6 +107,13 @@ pub struct SessionTable {
     timers: BTreeSet<(u64, TimerKind, u64)>,
     /// Session handle -> id, to fire timers.
     by_handle: BTreeMap<u64, String>,
+    /// Removed sessions whose final status is still queued: if the id comes back it gets the
+    /// same handle, so its statuses stay in one lane, in order. Forgotten once the lane drains.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    retired: BTreeMap<String, u64>,
+    /// The same, by handle.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    retired_ids: BTreeMap<u64, String>,
     next_handle: u64,
     gate: ReconnectGate,
     counters: SessionCounters,
@@ -139,6 +150,33 @@ impl SessionTable {
         self.sessions.get(id).is_some_and(|s| s.episode.is_none_or(|e| e.qr_count < config.max_qr_codes))
     }
 
+    /// The session's handle: a number naming its queue lanes, kept by a removed session until
+    /// its final status has left (so a session id always maps to one lane at a time).
+    pub fn handle(&self, id: &str) -> Option<u64> {
+        self.sessions.get(id).map(|s| s.handle).or_else(|| self.retired.get(id).copied())
+    }
+
+    /// The handle whose lane carries items for session `id`: the session's own, a removed
+    /// session's whose final status is still queued, or a new one reserved for an id that is
+    /// not known yet (so a later `AddSession` keeps that order too).
+    pub fn lane_handle(&mut self, id: &str) -> u64 {
+        if let Some(h) = self.handle(id) {
+            return h;
+        }
+        self.next_handle += 1;
+        let h = self.next_handle;
+        self.retired.insert(id.to_owned(), h);
+        self.retired_ids.insert(h, id.to_owned());
+        h
+    }
+
+    /// The session lane of handle `h` drained: a removed session behind it is forgotten for good.
+    pub fn lane_drained(&mut self, h: u64) {
+        if let Some(id) = self.retired_ids.remove(&h) {
+            self.retired.remove(&id);
+        }
+    }
+
     /// The last QR of a pending session.
     pub fn qr(&self, id: &str) -> Option<&str> {
         self.sessions.get(id)?.last_qr.as_deref()
@@ -151,8 +189,16 @@ impl SessionTable {
 
     /// Adds a session (caller checked it is new). Its inactivity clock starts now.
     pub fn add(&mut self, id: &str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
-        let h = self.next_handle;
-        self.next_handle += 1;
+        let h = match self.retired.remove(id) {
+            Some(h) => {
+                self.retired_ids.remove(&h);
+                h
+            }
+            None => {
+                self.next_handle += 1;
+                self.next_handle
+            }
+        };
         self.by_handle.insert(h, id.to_owned());
         let session = Session {
             handle: h,
@@ -220,7 +266,7 @@ impl SessionTable {
         }
         s.last_qr = None;
         s.state = SessionState::Scanned;
-        fx.push(Effect::PurgeQrs { session_id: id.to_owned(), reason: "scanned" });
+        fx.push(Effect::PurgeQrs { handle: h, reason: "scanned" });
         fx.push(changed(id, SessionState::Scanned, None, now));
     }
 
@@ -233,7 +279,7 @@ impl SessionTable {
             None => {
                 let deadline = now.saturating_add(config.pending_session_timeout);
                 self.timers.insert((deadline, TimerKind::PendingExpiry, h));
-                fx.push(status(id, BackendStatus::Pending, None, now));
+                fx.push(status(id, h, BackendStatus::Pending, None, now));
                 Episode { since: now, qr_count: 0, deadline }
             }
         };
@@ -249,7 +295,7 @@ impl SessionTable {
             fx.push(changed(id, SessionState::Pending, None, now));
         }
         self.counters.qr_accepted += 1;
-        fx.push(Effect::Qr { session_id: id.to_owned(), qr: qr.to_owned(), at: now });
+        fx.push(Effect::Qr { handle: h, session_id: id.to_owned(), qr: qr.to_owned(), at: now });
     }
 
     fn on_connecting(&mut self, id: &str, now: u64, fx: &mut Vec<Effect>) {
@@ -267,7 +313,7 @@ impl SessionTable {
         let h = s.handle;
         if let Some(e) = s.episode.take() {
             self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, h));
-            fx.push(Effect::PurgeQrs { session_id: id.to_owned(), reason: "connected" });
+            fx.push(Effect::PurgeQrs { handle: h, reason: "connected" });
         }
         if let Some(since) = s.not_connected_since.take() {
             self.timers.remove(&(
@@ -283,7 +329,7 @@ impl SessionTable {
         s.reconnect_attempt = 0;
         if s.state != SessionState::Connected {
             s.state = SessionState::Connected;
-            fx.push(status(id, BackendStatus::Connected, None, now));
+            fx.push(status(id, h, BackendStatus::Connected, None, now));
             fx.push(changed(id, SessionState::Connected, None, now));
         }
     }
@@ -340,7 +386,7 @@ impl SessionTable {
         s.state = SessionState::Reconnecting;
         let reason = format!("closed ({code_text})");
         if was_connected {
-            fx.push(status(id, BackendStatus::Disconnected, Some(reason.clone()), now));
+            fx.push(status(id, h, BackendStatus::Disconnected, Some(reason.clone()), now));
         }
         fx.push(changed(id, SessionState::Reconnecting, Some(reason), now));
         if kind == CloseKind::RestartRequired {
@@ -392,6 +438,8 @@ impl SessionTable {
         let Some(s) = self.sessions.remove(id) else { return };
         let h = s.handle;
         self.by_handle.remove(&h);
+        self.retired.insert(id.to_owned(), h);
+        self.retired_ids.insert(h, id.to_owned());
         if let Some(e) = s.episode {
             self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, h));
         }
@@ -407,8 +455,8 @@ impl SessionTable {
         }
         self.counters.removed += 1;
         fx.push(command(id, CommandKind::Close, reason, now));
-        fx.push(Effect::PurgeQrs { session_id: id.to_owned(), reason: "session_removed" });
-        fx.push(status(id, final_status, Some(reason.to_owned()), now));
+        fx.push(Effect::PurgeQrs { handle: h, reason: "session_removed" });
+        fx.push(status(id, h, final_status, Some(reason.to_owned()), now));
         fx.push(changed(id, SessionState::Removed, Some(reason.to_owned()), now));
         self.release_slot(id, now, config, fx);
     }
@@ -575,8 +623,8 @@ fn changed(id: &str, state: SessionState, reason: Option<String>, at: u64) -> Ef
     Effect::Changed(SessionChange { session_id: id.to_owned(), state, reason, at })
 }
 
-fn status(id: &str, status: BackendStatus, reason: Option<String>, at: u64) -> Effect {
-    Effect::Status { session_id: id.to_owned(), status, reason, at }
+fn status(id: &str, handle: u64, status: BackendStatus, reason: Option<String>, at: u64) -> Effect {
+    Effect::Status { session_id: id.to_owned(), handle, status, reason, at }
 }
 
 fn command(id: &str, kind: CommandKind, reason: &str, at: u64) -> Effect {
