@@ -155,10 +155,19 @@ impl Harness {
                 }
             }
         }
-        if let (Call::Handle(Input::Enqueue { key: None, .. }), Some(Ok(Ack::Enqueued { item_id, .. }))) =
-            (&call, &result)
+        if let (
+            Call::Handle(Input::Enqueue { key, .. }),
+            Some(Ok(Ack::Enqueued { item_id, idempotency_key })),
+        ) = (&call, &result)
         {
-            self.obs.unkeyed.insert(*item_id);
+            if key.is_none() {
+                self.obs.unkeyed.insert(*item_id);
+            }
+            // The key the caller was given is the one every attempt carries.
+            assert!(
+                self.obs.keys.insert(*item_id, idempotency_key.clone()).is_none(),
+                "item id {item_id} reused"
+            );
         }
         let pending_after: BTreeSet<String> =
             self.main.sessions(now).pending_sessions.into_iter().map(|p| p.session_id).collect();
