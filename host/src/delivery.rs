@@ -2,7 +2,8 @@
 //! (rustls, pooled connections, per-request timeout) and turns what happened into a
 //! [`DeliveryOutcome`] for the keeper.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
@@ -25,7 +26,12 @@ pub struct Deliverer {
     signing_secret: Option<Secret>,
     timeout: Duration,
     metrics: Arc<Metrics>,
+    /// Rendered images by QR string, so a retried QR is not rendered again.
+    qr_cache: Arc<Mutex<HashMap<String, Arc<str>>>>,
 }
+
+/// Rendered QR images kept (then the cache starts over).
+const QR_CACHE_ENTRIES: usize = 1_024;
 
 impl Deliverer {
     /// A deliverer for `settings.laravelApiUrl`.
@@ -44,6 +50,7 @@ impl Deliverer {
             signing_secret: settings.signing_secret.clone(),
             timeout: Duration::from_millis(settings.request_timeout),
             metrics,
+            qr_cache: Arc::default(),
         })
     }
 
@@ -52,14 +59,15 @@ impl Deliverer {
         &self.base_url
     }
 
-    /// The request body: the item's body, plus `qrImage` rendered now when asked for.
-    pub fn body(delivery: &Delivery) -> Vec<u8> {
+    /// The request body: the item's body, plus `qrImage` rendered now when asked for (on the
+    /// blocking pool: choosing the best QR mask costs milliseconds of CPU).
+    pub async fn body(&self, delivery: &Delivery) -> Vec<u8> {
         let mut body = delivery.body.clone();
         if let Some(qr) = &delivery.render_qr {
-            match render::png_data_url(qr) {
+            match self.qr_image(qr).await {
                 Ok(url) => {
                     if let Some(obj) = body.as_object_mut() {
-                        obj.insert("qrImage".into(), url.into());
+                        obj.insert("qrImage".into(), url.as_ref().into());
                     }
                 }
                 Err(e) => {
@@ -70,9 +78,27 @@ impl Deliverer {
         serde_json::to_vec(&body).expect("JSON values serialize")
     }
 
+    async fn qr_image(&self, qr: &str) -> Result<Arc<str>, String> {
+        if let Some(hit) = self.qr_cache.lock().expect("cache lock").get(qr) {
+            return Ok(hit.clone());
+        }
+        let owned = qr.to_owned();
+        let url: Arc<str> = tokio::task::spawn_blocking(move || render::png_data_url(&owned))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+            .into();
+        let mut cache = self.qr_cache.lock().expect("cache lock");
+        if cache.len() >= QR_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(qr.to_owned(), url.clone());
+        Ok(url)
+    }
+
     /// POSTs the delivery and reports the outcome. Never fails: errors are outcomes.
     pub async fn deliver(&self, delivery: &Delivery) -> DeliveryOutcome {
-        let body = Self::body(delivery);
+        let body = self.body(delivery).await;
         let url = format!("{}{}", self.base_url, delivery.path);
         let mut req = self
             .client
