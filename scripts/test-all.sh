@@ -21,3 +21,9 @@ fi
 
 echo "== rust tests"
 PROPTEST_CASES="${PROPTEST_CASES:-1000}" cargo test --workspace
+
+echo "== js: wasm build + js-shim tests (node --test)"
+bash scripts/ci/js.sh
+
+echo "== sim smoke run"
+cargo run -q -p sessionkeeper-sim -- --users 200 --hours 2 --json > /dev/null
