@@ -247,7 +247,11 @@ impl Keeper {
     fn drive(&mut self, now: u64) {
         self.queue.dispatch(now, &mut self.breaker, &self.config, &mut self.outputs);
         for h in self.queue.take_drained() {
-            self.sessions.lane_drained(h);
+            // The lane may have been refilled since it drained earlier in this call (its session
+            // re-added and removed again): then the handle still carries that session's order.
+            if self.queue.lane_items(&LaneKey::Session(h)).next().is_none() {
+                self.sessions.lane_drained(h);
+            }
         }
     }
 

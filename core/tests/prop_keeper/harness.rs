@@ -103,6 +103,16 @@ impl Harness {
         let before = (full && matches!(call, Call::Handle(_))).then(|| self.main.clone());
 
         let (result, outputs) = run(&mut self.main, at, &call);
+        if std::env::var_os("SK_PROPTEST_TRACE").is_some() {
+            let what = match &call {
+                Call::Handle(input) => format!("{input:?}"),
+                Call::Timeout => "handle_timeout".to_owned(),
+            };
+            eprintln!("@{at} (now {}) {what} -> {result:?}", self.main.now());
+            for out in &outputs {
+                eprintln!("    {out:?}");
+            }
+        }
         let (twin_result, twin_outputs) = run(&mut self.twin, at, &call);
         assert_eq!(result, twin_result, "same inputs, different result");
         assert_eq!(outputs, twin_outputs, "same inputs, different outputs");

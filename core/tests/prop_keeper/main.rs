@@ -38,8 +38,8 @@ use model::{KeeperModel, Profile};
 const DEFAULT_SEED: u64 = 0x5e55_10e5_0000_0002;
 /// Default number of cases (override with `PROPTEST_CASES`).
 const DEFAULT_CASES: u32 = 1_000;
-/// Transitions per case.
-const STEPS: std::ops::Range<usize> = 1..60;
+/// Transitions per case, at most (override with `SK_PROPTEST_STEPS` for deeper runs).
+const MAX_STEPS: usize = 60;
 
 /// Small timeouts so that a short sequence crosses all of them.
 #[derive(Debug, Clone)]
@@ -226,7 +226,8 @@ fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
 fn run<P: Profile>() {
     let seed = env_number::<u64>("SK_PROPTEST_SEED").unwrap_or(DEFAULT_SEED);
     let cases = env_number::<u32>("PROPTEST_CASES").unwrap_or(DEFAULT_CASES);
-    eprintln!("prop_keeper[{}]: {cases} cases, {STEPS:?} transitions, SK_PROPTEST_SEED={seed}", P::NAME);
+    let steps = 1..env_number::<usize>("SK_PROPTEST_STEPS").unwrap_or(MAX_STEPS).max(2);
+    eprintln!("prop_keeper[{}]: {cases} cases, {steps:?} transitions, SK_PROPTEST_SEED={seed}", P::NAME);
     let config = RunnerConfig {
         cases,
         rng_algorithm: RngAlgorithm::ChaCha,
@@ -237,7 +238,7 @@ fn run<P: Profile>() {
     };
     quiet_panics_on_this_thread();
     let mut runner = TestRunner::new(config.clone());
-    let strategy = KeeperModel::<P>::sequential_strategy(STEPS);
+    let strategy = KeeperModel::<P>::sequential_strategy(steps.clone());
     let result = runner.run(&strategy, |(initial, transitions, seen)| {
         KeeperTest::<P>::test_sequential(config.clone(), initial, transitions, seen);
         Ok(())

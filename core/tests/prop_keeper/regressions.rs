@@ -70,3 +70,22 @@ fn session_leaving_connected_without_a_close_is_on_the_inactivity_clock() {
         assert!(view.inactive_at.is_some(), "{next:?}: {view:?}");
     }
 }
+
+/// A session lane that drained early in a call (its last status dead-lettered) and was refilled
+/// later in the same call (the session re-added and removed again) was forgotten at the end of
+/// the call: the next incarnation got a new lane and its status overtook the refilled one.
+#[test]
+fn session_lane_refilled_in_the_call_that_drained_it_keeps_its_order() {
+    let _ = replay(
+        Small::config(),
+        &[
+            Transition::AddSession { id: Sid::Pool(1) },
+            Transition::CleanupInactive { idle_for_ms: None },
+            Transition::Absurd { now: u64::MAX },
+            Transition::AddSession { id: Sid::Pool(1) },
+            Transition::Tick { ms: 0 },
+            Transition::AddSession { id: Sid::Pool(1) },
+            Transition::AddSession { id: Sid::Pool(0) },
+        ],
+    );
+}
