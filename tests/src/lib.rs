@@ -9,7 +9,7 @@
 //! - [`guest`] builds the guest crate for wasm32 and runs it under wasmtime;
 //! - [`traces`] reads recorded traces (`tests/traces/*.jsonl`);
 //! - [`generator`] makes seeded traces of plausible gateway traffic, reacting to the outputs;
-//! - [`replay`] drives both sides step by step and reports the first difference;
+//! - [`mod@replay`] drives both sides step by step and reports the first difference;
 //! - [`coverage`] checks that the generated traces reach every feature worth comparing.
 //!
 //! Environment: `SK_PARITY_SEED` (base seed, decimal or `0x` hex), `SK_PARITY_TRACES` (number of
