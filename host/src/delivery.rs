@@ -28,6 +28,7 @@ pub struct Deliverer {
     metrics: Arc<Metrics>,
     /// Rendered images by QR string, so a retried QR is not rendered again.
     qr_cache: Arc<Mutex<HashMap<String, Arc<str>>>>,
+    render_slot: Arc<tokio::sync::Semaphore>,
 }
 
 /// Rendered QR images kept (then the cache starts over).
@@ -51,6 +52,7 @@ impl Deliverer {
             timeout: Duration::from_millis(settings.request_timeout),
             metrics,
             qr_cache: Arc::default(),
+            render_slot: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 
@@ -79,6 +81,11 @@ impl Deliverer {
     }
 
     async fn qr_image(&self, qr: &str) -> Result<Arc<str>, String> {
+        if let Some(hit) = self.qr_cache.lock().expect("cache lock").get(qr) {
+            return Ok(hit.clone());
+        }
+        // One render at a time: it keeps QR work to one core's worth, so the API stays fast.
+        let _permit = self.render_slot.acquire().await.map_err(|e| e.to_string())?;
         if let Some(hit) = self.qr_cache.lock().expect("cache lock").get(qr) {
             return Ok(hit.clone());
         }
