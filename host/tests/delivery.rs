@@ -111,16 +111,27 @@ async fn retry_after_pauses_the_queue_without_tripping_the_breaker() {
     let backend = Backend::start(Mode::Ok).await;
     backend.script(vec![Mode::Throttle("1".into())]);
     let host = Host::start(&backend.url(), &[("circuitBreakerThreshold", "1")]).await;
-    host.add("alice").await;
-    host.event("alice", json!({ "qr": "2@a" })).await;
+    let (s, _) = host.post("/enqueue", json!({ "path": "/first", "payload": {} })).await;
+    assert_eq!(s, 202);
+    // Once the 429 has been processed, a new item waits for the pause too.
+    eventually(5, "429 seen", || async { (host.health().await["queue"]["throttled"] == 1).then_some(()) })
+        .await;
+    let (s, _) = host.post("/enqueue", json!({ "path": "/second", "payload": {} })).await;
+    assert_eq!(s, 202);
     let h = eventually(10, "queue drained", || drained(&host)).await;
     assert_eq!(h["circuitBreaker"]["trips"], 0, "a 429 is not a breaker failure");
-    assert_eq!(h["queue"]["throttled"], 1);
     assert_eq!(h["queue"]["delivered"], 2);
     let got = backend.received();
+    assert_eq!(got[0].path, "/api/first");
     assert_eq!(got[0].answered, Some(429));
-    let waited = got[1].at.duration_since(got[0].at);
-    assert!(waited >= Duration::from_millis(900), "next request only after Retry-After: {waited:?}");
+    for later in &got[1..] {
+        let waited = later.at.duration_since(got[0].at);
+        assert!(
+            waited >= Duration::from_millis(900),
+            "{} sent during the Retry-After pause: {waited:?}",
+            later.path
+        );
+    }
     host.stop().await;
 }
 
@@ -146,18 +157,20 @@ async fn a_request_that_hangs_past_the_timeout_is_retried_with_the_same_key() {
 #[tokio::test]
 async fn newer_qrs_replace_queued_ones() {
     let backend = Backend::start(Mode::Ok).await;
-    // The session's `pending` status hangs, so its QRs wait behind it (per-session order).
-    backend.script(vec![Mode::Hang]);
+    // The first requests (the `pending` status and the first QR) hang: later QRs queue up.
+    backend.script(vec![Mode::Hang, Mode::Hang]);
     let host = Host::start(&backend.url(), &[("requestTimeout", "300"), ("maxQrCodes", "10")]).await;
     host.add("alice").await;
     for n in 1..=5 {
         assert_eq!(host.event("alice", json!({ "qr": format!("2@qr{n}") })).await, 200);
     }
     let h = eventually(10, "queue drained", || drained(&host)).await;
-    assert_eq!(h["queue"]["superseded"], 4, "{h}");
+    assert!(h["queue"]["superseded"].as_u64().unwrap() >= 3, "{h}");
     let qrs = backend.on_path("/api/qr");
-    assert_eq!(qrs.len(), 1, "only the latest QR is sent");
-    assert_eq!(qrs[0].body["qr"], "2@qr5");
+    assert!(qrs.len() <= 2, "only the first (hung) and the latest QR are sent: {}", qrs.len());
+    let delivered: Vec<_> = qrs.iter().filter(|r| r.answered == Some(200)).collect();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].body["qr"], "2@qr5", "latest wins");
     host.stop().await;
 }
 
