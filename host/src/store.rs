@@ -50,14 +50,18 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: dir.into(), source })?;
         let conn = Connection::open(dir.join(DB_FILE))?;
+        conn.busy_timeout(std::time::Duration::from_secs(2))?;
+        // One process per data directory: a second one fails to start ("database is locked").
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1),
                  upto INTEGER NOT NULL, state TEXT NOT NULL);",
         )?;
+        // Take the lock now rather than at the first write.
+        conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")?;
         Ok(Self { conn })
     }
 
@@ -250,6 +254,13 @@ mod tests {
         assert_eq!(seen, vec![(3, "c".to_owned())]);
         assert_eq!(last, 3);
         assert_eq!(store.journal_len().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_second_process_cannot_open_the_same_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        assert!(Store::open(dir.path()).is_err());
     }
 
     #[test]
