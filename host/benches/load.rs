@@ -222,9 +222,11 @@ fn report(phase: &str, sessions: usize, conns: usize, o: &Outcome, pid: u32) {
     let l = &o.latencies;
     let pct = |p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)] as f64 / 1000.0;
     let (rss, hwm) = rss_kib(pid);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load.split_whitespace().next().unwrap_or("?").to_owned();
     println!(
         "{phase} sessions={sessions:>6} conns={conns} | {} events in {:.1}s = {:>6.0} events/s | API p50={:.2}ms \
-         p99={:.2}ms max={:.1}ms | non-2xx={} | backend deliveries {:.0}/s | host RSS {:.1} MB (peak {:.1} MB)",
+         p99={:.2}ms max={:.1}ms | non-2xx={} | backend deliveries {:.0}/s | host RSS {:.1} MB (peak {:.1} MB) | machine load {load}",
         l.len(),
         o.elapsed,
         l.len() as f64 / o.elapsed,
