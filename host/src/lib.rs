@@ -11,6 +11,8 @@
 //! flight, so each accepted item reaches the backend at least once (the `Idempotency-Key`
 //! header lets it drop duplicates).
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod cli;
 pub mod clock;
