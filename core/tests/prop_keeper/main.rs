@@ -39,7 +39,7 @@ const DEFAULT_SEED: u64 = 0x5e55_10e5_0000_0002;
 /// Default number of cases (override with `PROPTEST_CASES`).
 const DEFAULT_CASES: u32 = 1_000;
 /// Transitions per case, at most (override with `SK_PROPTEST_STEPS` for deeper runs).
-const MAX_STEPS: usize = 60;
+const MAX_STEPS: usize = 100;
 
 /// Small timeouts so that a short sequence crosses all of them.
 #[derive(Debug, Clone)]
