@@ -11,13 +11,26 @@
 //! - latest wins per session (a superseded QR is never delivered);
 //! - per-session order of statuses;
 //! - `poll_timeout` never in the past, never a busy loop;
-//! - snapshot/restore before any call gives the same outputs and state;
+//! - a copy restored from a snapshot at a generated step gives the same results, outputs and
+//!   state from there on (and `Restarted` after a crash-restore keeps every invariant);
 //! - same inputs give the same outputs (a twin keeper in lockstep);
-//! - time going backwards, duplicate or unknown results and absurd values never panic or
-//!   corrupt the books.
+//! - time going backwards, duplicate or unknown results and absurd values (`u64::MAX` now,
+//!   huge Retry-After, huge strings) never panic or corrupt the books.
+//!
+//! Plus: Baileys lifecycle per update (maxQrCodes, scan, open, terminal/transient/515 closes,
+//! backoff bounds), breaker moves per outcome class and stale results, Retry-After pauses,
+//! stable and unique idempotency keys, no resend after a 2xx or a dead letter, no ghosts (every
+//! session not connected has an inactivity deadline), refused inputs change nothing, and at the
+//! end a healthy backend drains the queue. At `now == u64::MAX` ("the end of time") every
+//! deadline equals `now`, so the "strictly later" checks are relaxed there.
+//!
+//! Configs: a small one (threshold 3, reset 2 s, pending 5 s, inactive 20 s, spacing 100 ms,
+//! 2 in flight, 3 QRs, queue of 6), the defaults, and an edge one (every knob at its minimum,
+//! zero delays, adaptive pacing).
 //!
 //! Cases: `PROPTEST_CASES` (default 1000). Seed: `SK_PROPTEST_SEED` (default fixed, printed), so
-//! a run is reproducible; the ChaCha generator is used.
+//! a run is reproducible; the ChaCha generator is used. `SK_PROPTEST_STEPS` sets the longest
+//! sequence (default 100); `SK_PROPTEST_TRACE=1` prints every call and its outputs.
 
 mod harness;
 mod model;
