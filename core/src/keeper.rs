@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::error::{validate_session_id, KeeperError};
 use crate::input::Input;
 use crate::output::{BreakerChange, Output};
-use crate::queue::{LaneKey, NewItem, Payload, SyncQueue};
+use crate::queue::{idempotency_key, ItemKind, LaneKey, NewItem, Payload, SyncQueue};
 use crate::rng::Jitter;
 use crate::session::{BackendStatus, Effect, SessionTable};
 use crate::views::{Alert, HealthView, SessionsView};
@@ -195,16 +195,18 @@ impl Keeper {
                     (None, Some(key)) => LaneKey::Custom(format!("key/{key}")),
                     (None, None) => LaneKey::Custom("custom".into()),
                 };
+                let key_session = session_id.clone();
                 let item = NewItem {
                     lane,
                     coalesce_key,
                     payload: Payload::Custom { path, body: payload, session_id },
                 };
                 // Room was checked above; `force` keeps a reserved lane from being left empty.
-                let (item_id, idempotency_key) = self
+                let item_id = self
                     .queue
                     .enqueue(now, item, true, &self.config)
                     .map_err(|_| KeeperError::QueueFull { capacity: self.config.max_queue_size })?;
+                let idempotency_key = idempotency_key(ItemKind::Custom, key_session.as_deref(), item_id);
                 Ack::Enqueued { item_id, idempotency_key }
             }
             Input::CleanupInactive { idle_for_ms } => {

@@ -180,16 +180,22 @@ impl Item {
         self.seq = seq;
     }
 
-    /// `sk-<kind>-<session>-<id>`: unique per accepted item, stable across its retries.
+    /// Its idempotency key (see [`idempotency_key`]).
     pub fn idempotency_key(&self) -> String {
-        let kind = match self.kind() {
-            ItemKind::Qr => "qr",
-            ItemKind::Status => "status",
-            ItemKind::Custom => "custom",
-        };
-        match self.payload.session_id() {
-            Some(session) => format!("sk-{kind}-{session}-{}", self.id),
-            None => format!("sk-{kind}-{}", self.id),
-        }
+        idempotency_key(self.kind(), self.payload.session_id(), self.id)
+    }
+}
+
+/// `sk-<kind>-<session>-<id>`: unique per accepted item, stable across its retries. Built when
+/// needed (dispatch, an `Enqueue`'s ack), not stored.
+pub fn idempotency_key(kind: ItemKind, session_id: Option<&str>, item_id: u64) -> String {
+    let kind = match kind {
+        ItemKind::Qr => "qr",
+        ItemKind::Status => "status",
+        ItemKind::Custom => "custom",
+    };
+    match session_id {
+        Some(session) => format!("sk-{kind}-{session}-{item_id}"),
+        None => format!("sk-{kind}-{item_id}"),
     }
 }

@@ -97,16 +97,6 @@ impl Lanes {
         std::mem::take(&mut self.drained)
     }
 
-    /// Every lane in key order.
-    pub fn iter(&self) -> impl Iterator<Item = (&LaneKey, &Lane)> {
-        self.lanes.iter()
-    }
-
-    /// Number of lanes with items.
-    pub fn len(&self) -> usize {
-        self.lanes.len()
-    }
-
     /// Appends an item, creating and scheduling the lane if needed.
     pub fn push(&mut self, lane: &LaneKey, item: Item, now: u64) {
         match self.lanes.get_mut(lane) {

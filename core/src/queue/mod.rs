@@ -6,7 +6,7 @@ mod lanes;
 mod pacer;
 mod sync_queue;
 
-pub use item::{Item, ItemKind, NewItem, Payload};
+pub use item::{idempotency_key, Item, ItemKind, NewItem, Payload};
 pub use lane_key::LaneKey;
 pub use pacer::Pacer;
 pub use sync_queue::{Counters, QueueFull, SyncQueue};

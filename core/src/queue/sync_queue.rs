@@ -11,7 +11,7 @@ use super::item::{Item, ItemKind, NewItem};
 use super::lane_key::LaneKey;
 use super::lanes::Lanes;
 use super::pacer::Pacer;
-use crate::breaker::{BreakerState, CircuitBreaker, OutcomeClass, Permit};
+use crate::breaker::{CircuitBreaker, OutcomeClass, Permit};
 use crate::config::Config;
 use crate::input::DeliveryOutcome;
 use crate::output::{BreakerChange, DeadLetter, Delivery, Output};
@@ -131,14 +131,14 @@ impl SyncQueue {
     }
 
     /// Accepts an item. `force` skips the capacity check (final statuses of sessions, which are
-    /// bounded by the number of sessions and must not be lost). Returns (item id, idempotency key).
+    /// bounded by the number of sessions and must not be lost). Returns the item id.
     pub fn enqueue(
         &mut self,
         now: u64,
         new: NewItem,
         force: bool,
         config: &Config,
-    ) -> Result<(u64, String), QueueFull> {
+    ) -> Result<u64, QueueFull> {
         let id = self.next_item_id;
         if let Some((lane, old_id, seq)) =
             new.coalesce_key.as_ref().and_then(|k| self.coalesce.get(k)).cloned()
@@ -148,11 +148,10 @@ impl SyncQueue {
                 self.next_item_id += 1;
                 let key = new.coalesce_key.clone().expect("has key");
                 item.supersede(id, new, now);
-                let idem = item.idempotency_key();
                 self.coalesce.insert(key, (lane, id, seq));
                 self.counters.accepted += 1;
                 self.counters.superseded += 1;
-                return Ok((id, idem));
+                return Ok(id);
             }
         }
         if !force && self.is_full(config) {
@@ -164,12 +163,10 @@ impl SyncQueue {
         if let Some(key) = &new.coalesce_key {
             self.coalesce.insert(key.clone(), (lane.clone(), id, id));
         }
-        let item = Item::new(id, new, now);
-        let idem = item.idempotency_key();
-        self.lanes.push(&lane, item, now);
+        self.lanes.push(&lane, Item::new(id, new, now), now);
         self.counters.accepted += 1;
         self.counters.queued += 1;
-        Ok((id, idem))
+        Ok(id)
     }
 
     /// Dispatches every item the breaker and the pacer allow now.
@@ -266,26 +263,20 @@ impl SyncQueue {
                     .min(config.retry_after_cap);
                 let until = now.saturating_add(pause);
                 self.pacer.pause_until(until);
-                if let Some(reason) = item.purge_on_return.take() {
-                    l.items.pop_front();
-                    self.count_purged(&reason, 1);
-                } else if superseded_while_out(&mut self.coalesce, item, &lane) {
-                    l.items.pop_front();
-                    self.counters.superseded += 1;
-                } else {
-                    item.not_before = until;
+                if !self.drop_returned(&lane) {
+                    self.head_mut(&lane).not_before = until;
                     self.counters.queued += 1;
                 }
             }
             OutcomeClass::Failure => {
+                if self.drop_returned(&lane) {
+                    self.lanes.reschedule(&lane, now, false);
+                    return;
+                }
+                let l = self.lanes.get_mut(&lane).expect("the head is there");
+                let item = l.items.front_mut().expect("the head is there");
                 item.failures += 1;
-                if let Some(reason) = item.purge_on_return.take() {
-                    l.items.pop_front();
-                    self.count_purged(&reason, 1);
-                } else if superseded_while_out(&mut self.coalesce, item, &lane) {
-                    l.items.pop_front();
-                    self.counters.superseded += 1;
-                } else if item.failures >= config.max_attempts && item.kind() != ItemKind::Status {
+                if item.failures >= config.max_attempts && item.kind() != ItemKind::Status {
                     // Statuses are few and final; they give up only by age (a short outage
                     // must not lose a `connected` or `logged_out`).
                     let item = l.items.pop_front().expect("head");
@@ -336,18 +327,36 @@ impl SyncQueue {
             let Some(l) = self.lanes.get_mut(&flight.lane) else { continue };
             let Some(item) = l.items.front_mut().filter(|i| i.id == flight.item_id) else { continue };
             item.in_flight = None;
-            if let Some(reason) = item.purge_on_return.take() {
-                l.items.pop_front();
-                self.count_purged(&reason, 1);
-            } else if superseded_while_out(&mut self.coalesce, item, &flight.lane) {
-                l.items.pop_front();
-                self.counters.superseded += 1;
-            } else {
-                item.not_before = now;
+            if !self.drop_returned(&flight.lane) {
+                self.head_mut(&flight.lane).not_before = now;
                 self.counters.queued += 1;
             }
             self.lanes.reschedule(&flight.lane, now, true);
         }
+    }
+
+    /// The head of `lane` came back from flight unsent. Drops it if its session went away
+    /// meanwhile (purged) or a newer item took its coalescing key (superseded, latest wins);
+    /// true if it was dropped.
+    fn drop_returned(&mut self, lane: &LaneKey) -> bool {
+        let Some(l) = self.lanes.get_mut(lane) else { return false };
+        let Some(item) = l.items.front_mut() else { return false };
+        if let Some(reason) = item.purge_on_return.take() {
+            l.items.pop_front();
+            self.count_purged(&reason, 1);
+            true
+        } else if superseded_while_out(&mut self.coalesce, item, lane) {
+            l.items.pop_front();
+            self.counters.superseded += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The head of a lane that is known to have one.
+    fn head_mut(&mut self, lane: &LaneKey) -> &mut Item {
+        self.lanes.get_mut(lane).and_then(|l| l.items.front_mut()).expect("the head is there")
     }
 
     /// Drops the QRs of a session, which live in their own lane `lane` (coalescing key = lane
@@ -421,11 +430,6 @@ impl SyncQueue {
         self.lanes.get(lane).into_iter().flat_map(|l| l.items.iter())
     }
 
-    /// Every queued or in-flight item, lane by lane.
-    pub fn items(&self) -> impl Iterator<Item = &Item> {
-        self.lanes.iter().flat_map(|(_, l)| l.items.iter())
-    }
-
     /// The view for `health`.
     pub fn view(&self, now: u64, config: &Config) -> QueueView {
         let c = &self.counters;
@@ -453,16 +457,6 @@ impl SyncQueue {
     /// Handles of session lanes that drained since the last call.
     pub fn take_drained(&mut self) -> Vec<u64> {
         self.lanes.take_drained()
-    }
-
-    /// Lanes holding items.
-    pub fn lane_count(&self) -> usize {
-        self.lanes.len()
-    }
-
-    /// Whether nothing may be dispatched because of the breaker.
-    pub fn held_by_breaker(breaker: &CircuitBreaker) -> bool {
-        breaker.state() == BreakerState::Open
     }
 }
 

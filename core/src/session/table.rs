@@ -145,11 +145,6 @@ impl SessionTable {
         self.counters.qr_dropped_unknown_session += 1;
     }
 
-    /// Whether a QR for this session would be forwarded (not expire it).
-    pub fn qr_would_forward(&self, id: &str, config: &Config) -> bool {
-        self.sessions.get(id).is_some_and(|s| s.episode.is_none_or(|e| e.qr_count < config.max_qr_codes))
-    }
-
     /// The session's handle: a number naming its queue lanes, kept by a removed session until
     /// its final status has left (so a session id always maps to one lane at a time).
     pub fn handle(&self, id: &str) -> Option<u64> {
@@ -611,11 +606,6 @@ impl SessionTable {
     /// Session ids in order (for checks).
     pub fn ids(&self) -> impl Iterator<Item = &String> {
         self.sessions.keys()
-    }
-
-    /// Pending deadline of a session (for checks).
-    pub fn pending_deadline(&self, id: &str) -> Option<u64> {
-        self.sessions.get(id)?.episode.map(|e| e.deadline)
     }
 }
 
