@@ -49,6 +49,7 @@ mod breaker;
 mod clock;
 mod config;
 mod error;
+mod hash_index;
 mod input;
 mod keeper;
 mod output;

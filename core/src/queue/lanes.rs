@@ -10,12 +10,13 @@
 //! `Waiting(t)` (head held until `t`), or `Busy` (head in flight). The ring tolerates stale
 //! entries (checked on pop) so rescheduling never scans it.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
 use super::item::Item;
 use super::lane_key::LaneKey;
+use crate::hash_index::HashIndex;
 
 /// One dispatch in this many is taken from the normal ring when both rings have lanes.
 pub const NORMAL_EVERY: u32 = 4;
@@ -49,7 +50,7 @@ pub struct Lane {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Lanes {
-    lanes: BTreeMap<LaneKey, Lane>,
+    lanes: HashIndex<LaneKey, Lane>,
     ready: VecDeque<LaneKey>,
     urgent: VecDeque<LaneKey>,
     waiting: BTreeSet<(u64, LaneKey)>,
@@ -188,7 +189,7 @@ impl Lanes {
         Some(lane)
     }
 
-    fn pop_ring(ring: &mut VecDeque<LaneKey>, lanes: &mut BTreeMap<LaneKey, Lane>) -> Option<LaneKey> {
+    fn pop_ring(ring: &mut VecDeque<LaneKey>, lanes: &mut HashIndex<LaneKey, Lane>) -> Option<LaneKey> {
         while let Some(lane) = ring.pop_front() {
             if let Some(l) = lanes.get_mut(&lane) {
                 if l.sched == Sched::Ready {

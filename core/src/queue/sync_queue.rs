@@ -13,6 +13,7 @@ use super::lanes::Lanes;
 use super::pacer::Pacer;
 use crate::breaker::{CircuitBreaker, OutcomeClass, Permit};
 use crate::config::Config;
+use crate::hash_index::HashIndex;
 use crate::input::DeliveryOutcome;
 use crate::output::{BreakerChange, DeadLetter, Delivery, Output};
 use crate::retry_after::parse_retry_after;
@@ -86,7 +87,7 @@ pub struct SyncQueue {
     leases: BTreeSet<(u64, u64)>,
     /// Coalescing key -> (lane, item id, seq) of the queued (not in flight) item holding it.
     /// Every queued item with a key is here, so finding and purging it never scans a lane.
-    coalesce: BTreeMap<LaneKey, (LaneKey, u64, u64)>,
+    coalesce: HashIndex<LaneKey, (LaneKey, u64, u64)>,
     next_item_id: u64,
     next_delivery_id: u64,
     pacer: Pacer,
@@ -101,7 +102,7 @@ impl SyncQueue {
             lanes: Lanes::default(),
             in_flight: BTreeMap::new(),
             leases: BTreeSet::new(),
-            coalesce: BTreeMap::new(),
+            coalesce: HashIndex::default(),
             next_item_id: 1,
             next_delivery_id: 1,
             pacer: Pacer::new(config),
@@ -381,7 +382,13 @@ impl SyncQueue {
 
     fn count_purged(&mut self, reason: &str, n: u64) {
         self.counters.purged += n;
-        *self.counters.purged_by.entry(reason.to_owned()).or_default() += n;
+        // No allocation once a reason has been seen (purges happen on every login).
+        match self.counters.purged_by.get_mut(reason) {
+            Some(count) => *count += n,
+            None => {
+                self.counters.purged_by.insert(reason.to_owned(), n);
+            }
+        }
     }
 
     fn dead_letter(
@@ -464,7 +471,7 @@ impl SyncQueue {
 /// coalescing key while it was out, so it is superseded (latest wins) instead of sent again. If
 /// not, the item holds its key again, so a newer item replaces it in place.
 fn superseded_while_out(
-    coalesce: &mut BTreeMap<LaneKey, (LaneKey, u64, u64)>,
+    coalesce: &mut HashIndex<LaneKey, (LaneKey, u64, u64)>,
     item: &Item,
     lane: &LaneKey,
 ) -> bool {

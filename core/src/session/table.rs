@@ -12,6 +12,7 @@ use super::reconnect::ReconnectGate;
 use super::state::{BackendStatus, SessionState};
 use crate::baileys::{classify_close, CloseKind, Connection, ConnectionUpdate};
 use crate::config::Config;
+use crate::hash_index::HashIndex;
 use crate::output::{Command, CommandKind, SessionChange};
 use crate::rng::Jitter;
 use crate::views::{PendingView, SessionCounters, SessionView};
@@ -102,7 +103,7 @@ struct Session {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionTable {
-    sessions: BTreeMap<String, Session>,
+    sessions: HashIndex<String, Session>,
     /// (deadline, kind, session handle): numeric handles keep timer operations allocation-free.
     timers: BTreeSet<(u64, TimerKind, u64)>,
     /// Session handle -> id, to fire timers.
@@ -512,7 +513,8 @@ impl SessionTable {
     ) -> Vec<String> {
         let ids: Vec<String> = self
             .sessions
-            .iter()
+            .sorted()
+            .into_iter()
             .filter(|(_, s)| {
                 s.state != SessionState::Connected
                     && s.episode.is_none()
@@ -537,7 +539,8 @@ impl SessionTable {
     ) -> Vec<String> {
         let ids: Vec<String> = self
             .sessions
-            .iter()
+            .sorted()
+            .into_iter()
             .filter(|(_, s)| s.episode.is_some_and(|e| now.saturating_sub(e.since) >= older_than))
             .map(|(id, _)| id.clone())
             .collect();
@@ -550,7 +553,8 @@ impl SessionTable {
     /// Views of every session, by id.
     pub fn views(&self, config: &Config) -> Vec<SessionView> {
         self.sessions
-            .iter()
+            .sorted()
+            .into_iter()
             .map(|(id, s)| SessionView {
                 session_id: id.clone(),
                 state: s.state,
@@ -569,7 +573,8 @@ impl SessionTable {
     /// Views of the pending sessions.
     pub fn pending_views(&self, now: u64) -> Vec<PendingView> {
         self.sessions
-            .iter()
+            .sorted()
+            .into_iter()
             .filter_map(|(id, s)| {
                 s.episode.map(|e| PendingView {
                     session_id: id.clone(),
@@ -585,7 +590,7 @@ impl SessionTable {
     /// (connected, pending, reconnecting) counts.
     pub fn census(&self) -> (usize, usize, usize) {
         let mut c = (0, 0, 0);
-        for s in self.sessions.values() {
+        for (_, s) in self.sessions.sorted() {
             match s.state {
                 SessionState::Connected => c.0 += 1,
                 SessionState::Reconnecting => c.2 += 1,
@@ -605,7 +610,7 @@ impl SessionTable {
 
     /// Session ids in order (for checks).
     pub fn ids(&self) -> impl Iterator<Item = &String> {
-        self.sessions.keys()
+        self.sessions.sorted().into_iter().map(|(id, _)| id)
     }
 }
 
