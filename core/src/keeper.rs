@@ -1,6 +1,8 @@
 //! The facade: one `Keeper` owning the session table, the breaker and the sync queue.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +58,9 @@ pub struct Keeper {
     queue: SyncQueue,
     jitter: Jitter,
     outputs: VecDeque<Output>,
+    /// Scratch for a transition's effects, kept so handling an input does not allocate it.
+    #[serde(skip)]
+    fx: Vec<Effect>,
 }
 
 impl Keeper {
@@ -71,6 +76,7 @@ impl Keeper {
             sessions: SessionTable::default(),
             breaker: CircuitBreaker::new(),
             outputs: VecDeque::new(),
+            fx: Vec::new(),
         })
     }
 
@@ -119,7 +125,8 @@ impl Keeper {
     }
 
     fn apply(&mut self, now: u64, input: Input) -> Result<Ack, KeeperError> {
-        let mut fx = Vec::new();
+        // Errors return before any effect, so a buffer lost on them is empty.
+        let mut fx = std::mem::take(&mut self.fx);
         let ack = match input {
             Input::AddSession { session_id } => {
                 validate_session_id(&session_id)?;
@@ -131,15 +138,8 @@ impl Keeper {
             }
             Input::RemoveSession { session_id, reason } => {
                 self.known(&session_id)?;
-                let reason = reason.unwrap_or_else(|| "removed_by_operator".into());
-                self.sessions.remove(
-                    &session_id,
-                    BackendStatus::Removed,
-                    &reason,
-                    now,
-                    &self.config,
-                    &mut fx,
-                );
+                let reason = reason.map_or(Cow::Borrowed("removed_by_operator"), Cow::Owned);
+                self.sessions.remove(&session_id, BackendStatus::Removed, reason, now, &self.config, &mut fx);
                 Ack::Accepted
             }
             Input::ConnectionUpdate { session_id, update } => {
@@ -157,7 +157,7 @@ impl Keeper {
                         )));
                     }
                 }
-                self.sessions.update(&session_id, &update, now, &self.config, &mut self.jitter, &mut fx);
+                self.sessions.update(&session_id, update, now, &self.config, &mut self.jitter, &mut fx);
                 Ack::Accepted
             }
             Input::DeliveryResult { delivery_id, outcome } => {
@@ -199,7 +199,7 @@ impl Keeper {
                 let item = NewItem {
                     lane,
                     coalesce_key,
-                    payload: Payload::Custom { path, body: payload, session_id },
+                    payload: Payload::Custom { path, body: payload, session_id: session_id.map(Arc::from) },
                 };
                 // Room was checked above; `force` keeps a reserved lane from being left empty.
                 let item_id = self
@@ -224,7 +224,8 @@ impl Keeper {
                 Ack::Accepted
             }
         };
-        self.apply_effects(now, fx);
+        self.apply_effects(now, &mut fx);
+        self.fx = fx;
         Ok(ack)
     }
 
@@ -241,9 +242,10 @@ impl Keeper {
             self.outputs.push_back(Output::BreakerChanged(BreakerChange { from, to, at: now }));
         }
         self.queue.expire_leases(now, &mut self.breaker, &mut self.jitter, &self.config, &mut self.outputs);
-        let mut fx = Vec::new();
+        let mut fx = std::mem::take(&mut self.fx);
         self.sessions.handle_timeout(now, &self.config, &mut fx);
-        self.apply_effects(now, fx);
+        self.apply_effects(now, &mut fx);
+        self.fx = fx;
     }
 
     fn drive(&mut self, now: u64) {
@@ -257,8 +259,8 @@ impl Keeper {
         }
     }
 
-    fn apply_effects(&mut self, now: u64, fx: Vec<Effect>) {
-        for effect in fx {
+    fn apply_effects(&mut self, now: u64, fx: &mut Vec<Effect>) {
+        for effect in fx.drain(..) {
             match effect {
                 Effect::Command(c) => self.outputs.push_back(Output::Command(c)),
                 Effect::Changed(c) => self.outputs.push_back(Output::SessionChanged(c)),

@@ -1,9 +1,13 @@
 //! Everything the caller must do: one `Output` enum, serde-tagged by `type`.
 
-use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::breaker::BreakerState;
-use crate::session::SessionState;
+use crate::session::{BackendStatus, SessionState};
 
 /// One thing to do now, drained with [`crate::Keeper::poll_output`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,18 +36,98 @@ pub struct Delivery {
     /// Stable per item; send as the `Idempotency-Key` header.
     pub idempotency_key: String,
     /// Path under `laravelApiUrl` (`/qr`, `/status`, or the gateway's own).
-    pub path: String,
+    pub path: Cow<'static, str>,
     /// The JSON body to POST.
-    pub body: serde_json::Value,
+    pub body: Body,
     /// When set, render this QR string as an image (data URL) and put it in `body.qrImage`
     /// before sending: images are rendered at dispatch, never while queued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub render_qr: Option<String>,
+    pub render_qr: Option<Arc<str>>,
     /// 1 for the first attempt.
     pub attempt: u32,
     /// The session whose lane the item is in, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
+    pub session_id: Option<Arc<str>>,
+}
+
+/// A delivery's JSON body. QRs and statuses are kept typed (their strings shared with the
+/// queue), so dispatching one builds no JSON tree; it serialises to the same JSON object as
+/// [`Body::to_value`], keys in sorted order.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// `{at, qr, sessionId}` for `/qr`.
+    Qr {
+        /// Session.
+        session_id: Arc<str>,
+        /// The QR string.
+        qr: Arc<str>,
+        /// When Baileys produced it (unix ms).
+        at: u64,
+    },
+    /// `{at, reason?, sessionId, status}` for `/status`.
+    Status {
+        /// Session.
+        session_id: Arc<str>,
+        /// The status.
+        status: BackendStatus,
+        /// Why.
+        reason: Option<Cow<'static, str>>,
+        /// When it happened (unix ms).
+        at: u64,
+    },
+    /// The gateway's own body, as given.
+    Json(serde_json::Value),
+}
+
+impl Body {
+    /// The body as a JSON value (to add `qrImage`, or to inspect it).
+    pub fn to_value(&self) -> serde_json::Value {
+        match self {
+            Self::Json(v) => v.clone(),
+            typed => serde_json::to_value(typed).expect("plain data serialises"),
+        }
+    }
+}
+
+// Equal when the JSON is: a body read back from JSON is `Json` but equals the typed original.
+impl PartialEq for Body {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Json(a), Self::Json(b)) => a == b,
+            _ => self.to_value() == other.to_value(),
+        }
+    }
+}
+
+impl Serialize for Body {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Qr { session_id, qr, at } => {
+                let mut m = s.serialize_map(Some(3))?;
+                m.serialize_entry("at", at)?;
+                m.serialize_entry("qr", qr)?;
+                m.serialize_entry("sessionId", session_id)?;
+                m.end()
+            }
+            Self::Status { session_id, status, reason, at } => {
+                let mut m = s.serialize_map(Some(3 + usize::from(reason.is_some())))?;
+                m.serialize_entry("at", at)?;
+                if let Some(reason) = reason {
+                    m.serialize_entry("reason", reason)?;
+                }
+                m.serialize_entry("sessionId", session_id)?;
+                m.serialize_entry("status", status.as_str())?;
+                m.end()
+            }
+            Self::Json(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Body {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(d).map(Self::Json)
+    }
 }
 
 /// What a worker must do with a socket.
@@ -68,8 +152,9 @@ pub struct Command {
     pub kind: CommandKind,
     /// The session.
     pub session_id: String,
-    /// Why (`expired`, `logged_out`, `inactive`, `backoff`, `restart_required`, ...).
-    pub reason: String,
+    /// Why (`expired`, `logged_out`, `inactive`, `backoff`, `restart_required`, ...); usually a
+    /// static string, so issuing a command does not allocate one.
+    pub reason: Cow<'static, str>,
     /// When the command was issued (unix ms).
     pub at: u64,
 }
@@ -97,7 +182,7 @@ pub struct SessionChange {
     pub state: SessionState,
     /// Why, when there is a reason worth telling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Cow<'static, str>>,
     /// When (unix ms).
     pub at: u64,
 }
@@ -123,14 +208,40 @@ pub struct DeadLetter {
     /// Its idempotency key.
     pub idempotency_key: String,
     /// Its path.
-    pub path: String,
+    pub path: Cow<'static, str>,
     /// The session whose lane it was in, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
+    pub session_id: Option<Arc<str>>,
     /// `rejected (422)`, `max attempts`, `max age`.
     pub reason: String,
     /// Attempts made.
     pub attempts: u32,
     /// When (unix ms).
     pub at: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_bodies_serialise_like_their_json() {
+        let qr = Body::Qr { session_id: "s1".into(), qr: "2@abc".into(), at: 7 };
+        assert_eq!(serde_json::to_string(&qr).unwrap(), r#"{"at":7,"qr":"2@abc","sessionId":"s1"}"#);
+        let status = Body::Status {
+            session_id: "s1".into(),
+            status: BackendStatus::Disconnected,
+            reason: Some("closed (428)".into()),
+            at: 9,
+        };
+        let json = serde_json::to_string(&status).unwrap();
+        assert_eq!(json, r#"{"at":9,"reason":"closed (428)","sessionId":"s1","status":"disconnected"}"#);
+        let back: Body = serde_json::from_str(&json).unwrap();
+        assert!(matches!(back, Body::Json(_)));
+        assert_eq!(back, status, "equal by JSON");
+        assert_eq!(status.to_value()["status"], "disconnected");
+        let bare =
+            Body::Status { session_id: "s".into(), status: BackendStatus::Connected, reason: None, at: 1 };
+        assert_eq!(serde_json::to_string(&bare).unwrap(), r#"{"at":1,"sessionId":"s","status":"connected"}"#);
+    }
 }

@@ -110,7 +110,9 @@ impl Rig {
         self.out
             .iter()
             .filter_map(|o| match o {
-                Output::Command(c) if c.kind == kind => Some((c.session_id.clone(), c.reason.clone(), c.at)),
+                Output::Command(c) if c.kind == kind => {
+                    Some((c.session_id.clone(), c.reason.to_string(), c.at))
+                }
                 _ => None,
             })
             .collect()
@@ -136,8 +138,12 @@ fn seed_fix_pending_session_expires_at_120s_with_close_and_expired_status() {
     assert_eq!(closes, vec![("alice".into(), "pending_timeout".into(), t0 + 120_000)]);
     assert_eq!(r.k.sessions(r.now).sessions.len(), 0, "removed from memory");
     r.run_backend(t0 + 130_000, |_| 200);
-    let statuses: Vec<_> =
-        r.deliveries().iter().filter(|d| d.path == "/status").map(|d| d.body["status"].clone()).collect();
+    let statuses: Vec<_> = r
+        .deliveries()
+        .iter()
+        .filter(|d| d.path == "/status")
+        .map(|d| d.body.to_value()["status"].clone())
+        .collect();
     assert_eq!(statuses, vec![json!("pending"), json!("expired")]);
 }
 
@@ -245,7 +251,7 @@ fn newer_qr_replaces_queued_one_in_place() {
     r.update("dave", json!({"qr": "q3"})).unwrap(); // replaces q2 in place
     r.run_backend(r.now + 5_000, |_| 200);
     let qrs: Vec<_> =
-        r.deliveries().iter().filter(|d| d.path == "/qr").map(|d| d.body["qr"].clone()).collect();
+        r.deliveries().iter().filter(|d| d.path == "/qr").map(|d| d.body.to_value()["qr"].clone()).collect();
     assert_eq!(qrs, vec![json!("q1"), json!("q3")], "latest wins: q2 never leaves");
     assert_eq!(r.k.health(r.now).queue.superseded, 1);
 }
@@ -396,7 +402,7 @@ fn terminal_closes_remove_and_report() {
         r.update("h", update).unwrap();
         assert_eq!(r.k.sessions(r.now).sessions.len(), 0, "{code}");
         r.run_backend(r.now + 1_000, |_| 200);
-        let last = r.deliveries().last().unwrap().body["status"].clone();
+        let last = r.deliveries().last().unwrap().body.to_value()["status"].clone();
         assert_eq!(last, json!(status), "{code}");
     }
 }

@@ -64,20 +64,21 @@ impl Deliverer {
     /// The request body: the item's body, plus `qrImage` rendered now when asked for (on the
     /// blocking pool: choosing the best QR mask costs milliseconds of CPU).
     pub async fn body(&self, delivery: &Delivery) -> Vec<u8> {
-        let mut body = delivery.body.clone();
         if let Some(qr) = &delivery.render_qr {
             match self.qr_image(qr).await {
                 Ok(url) => {
+                    let mut body = delivery.body.to_value();
                     if let Some(obj) = body.as_object_mut() {
                         obj.insert("qrImage".into(), url.as_ref().into());
                     }
+                    return serde_json::to_vec(&body).expect("JSON values serialize");
                 }
                 Err(e) => {
                     tracing::warn!(item = delivery.item_id, error = %e, "QR not renderable, sent without image")
                 }
             }
         }
-        serde_json::to_vec(&body).expect("JSON values serialize")
+        serde_json::to_vec(&delivery.body).expect("JSON values serialize")
     }
 
     async fn qr_image(&self, qr: &str) -> Result<Arc<str>, String> {

@@ -3,10 +3,13 @@
 //! Items keep a compact typed payload; the JSON body, path and idempotency key are built when
 //! the item is dispatched, so queueing stays cheap and QR images are never rendered early.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::lane_key::LaneKey;
+use crate::output::Body;
 use crate::session::BackendStatus;
 
 /// What an item is, which decides coalescing and purging.
@@ -27,22 +30,22 @@ pub enum ItemKind {
 pub enum Payload {
     /// `POST /qr {sessionId, qr, qrImage, at}`.
     Qr {
-        /// Session.
-        session_id: String,
-        /// The QR string.
-        qr: String,
+        /// Session (shared with the session table: queueing does not copy it).
+        session_id: Arc<str>,
+        /// The QR string (shared with the session's last QR).
+        qr: Arc<str>,
         /// When Baileys produced it.
         at: u64,
     },
     /// `POST /status {sessionId, status, reason?, at}`.
     Status {
-        /// Session.
-        session_id: String,
+        /// Session (shared with the session table).
+        session_id: Arc<str>,
         /// The status.
         status: BackendStatus,
         /// Why.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
+        reason: Option<Cow<'static, str>>,
         /// When it happened.
         at: u64,
     },
@@ -54,7 +57,7 @@ pub enum Payload {
         body: serde_json::Value,
         /// Session whose lane it shares.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        session_id: Option<String>,
+        session_id: Option<Arc<str>>,
     },
 }
 
@@ -69,39 +72,41 @@ impl Payload {
     }
 
     /// The session it belongs to.
-    pub fn session_id(&self) -> Option<&str> {
+    pub fn session_id(&self) -> Option<&Arc<str>> {
         match self {
             Self::Qr { session_id, .. } | Self::Status { session_id, .. } => Some(session_id),
-            Self::Custom { session_id, .. } => session_id.as_deref(),
+            Self::Custom { session_id, .. } => session_id.as_ref(),
         }
     }
 
     /// Path under the backend URL.
-    pub fn path(&self) -> &str {
+    pub fn path(&self) -> Cow<'static, str> {
         match self {
-            Self::Qr { .. } => "/qr",
-            Self::Status { .. } => "/status",
-            Self::Custom { path, .. } => path,
+            Self::Qr { .. } => Cow::Borrowed("/qr"),
+            Self::Status { .. } => Cow::Borrowed("/status"),
+            Self::Custom { path, .. } => Cow::Owned(path.clone()),
         }
     }
 
-    /// The JSON body (without `qrImage`, which the executor renders at dispatch).
-    pub fn body(&self) -> serde_json::Value {
+    /// The body (without `qrImage`, which the executor renders at dispatch); shares the
+    /// payload's strings.
+    pub fn body(&self) -> Body {
         match self {
-            Self::Qr { session_id, qr, at } => json!({ "sessionId": session_id, "qr": qr, "at": at }),
-            Self::Status { session_id, status, reason, at } => {
-                let mut body = json!({ "sessionId": session_id, "status": status.as_str(), "at": at });
-                if let Some(reason) = reason {
-                    body["reason"] = json!(reason);
-                }
-                body
+            Self::Qr { session_id, qr, at } => {
+                Body::Qr { session_id: session_id.clone(), qr: qr.clone(), at: *at }
             }
-            Self::Custom { body, .. } => body.clone(),
+            Self::Status { session_id, status, reason, at } => Body::Status {
+                session_id: session_id.clone(),
+                status: *status,
+                reason: reason.clone(),
+                at: *at,
+            },
+            Self::Custom { body, .. } => Body::Json(body.clone()),
         }
     }
 
     /// The QR to render into `qrImage`.
-    pub fn render_qr(&self) -> Option<&str> {
+    pub fn render_qr(&self) -> Option<&Arc<str>> {
         match self {
             Self::Qr { qr, .. } => Some(qr),
             _ => None,
@@ -182,11 +187,11 @@ impl Item {
 
     /// Its idempotency key (see [`idempotency_key`]).
     pub fn idempotency_key(&self) -> String {
-        idempotency_key(self.kind(), self.payload.session_id(), self.id)
+        idempotency_key(self.kind(), self.payload.session_id().map(|s| &**s), self.id)
     }
 }
 
-/// `sk-<kind>-<session>-<id>`: unique per accepted item, stable across its retries. Built when
+/// `sk-<kind>-<session>-<id>` (`sk-<kind>-<id>` without a session): unique per accepted item, stable across its retries. Built when
 /// needed (dispatch, an `Enqueue`'s ack), not stored.
 pub fn idempotency_key(kind: ItemKind, session_id: Option<&str>, item_id: u64) -> String {
     let kind = match kind {
@@ -194,8 +199,33 @@ pub fn idempotency_key(kind: ItemKind, session_id: Option<&str>, item_id: u64) -
         ItemKind::Status => "status",
         ItemKind::Custom => "custom",
     };
-    match session_id {
-        Some(session) => format!("sk-{kind}-{session}-{item_id}"),
-        None => format!("sk-{kind}-{item_id}"),
+    // Built by hand: `format!` costs more than the rest of a dispatch.
+    let mut digits = itoa::Buffer::new();
+    let item_id = digits.format(item_id);
+    let session = session_id.unwrap_or("");
+    let mut key = String::with_capacity(5 + kind.len() + session.len() + item_id.len());
+    key.push_str("sk-");
+    key.push_str(kind);
+    key.push('-');
+    if !session.is_empty() {
+        key.push_str(session);
+        key.push('-');
+    }
+    key.push_str(item_id);
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys_name_kind_session_and_item() {
+        assert_eq!(idempotency_key(ItemKind::Qr, Some("alice"), 42), "sk-qr-alice-42");
+        assert_eq!(
+            idempotency_key(ItemKind::Status, Some("b-1"), u64::MAX),
+            format!("sk-status-b-1-{}", u64::MAX)
+        );
+        assert_eq!(idempotency_key(ItemKind::Custom, None, 0), "sk-custom-0");
     }
 }

@@ -201,11 +201,11 @@ impl SyncQueue {
                 delivery_id,
                 item_id: item.id,
                 idempotency_key: item.idempotency_key(),
-                path: item.payload.path().to_owned(),
+                path: item.payload.path(),
                 body: item.payload.body(),
-                render_qr: item.payload.render_qr().map(str::to_owned),
+                render_qr: item.payload.render_qr().cloned(),
                 attempt: item.attempts,
-                session_id: item.payload.session_id().map(str::to_owned),
+                session_id: item.payload.session_id().cloned(),
             }));
             self.in_flight.insert(
                 delivery_id,
@@ -408,8 +408,8 @@ impl SyncQueue {
         let letter = DeadLetter {
             item_id: item.id,
             idempotency_key: item.idempotency_key(),
-            path: item.payload.path().to_owned(),
-            session_id: item.payload.session_id().map(str::to_owned),
+            path: item.payload.path(),
+            session_id: item.payload.session_id().cloned(),
             reason,
             attempts: item.attempts,
             at: now,

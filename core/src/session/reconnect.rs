@@ -2,6 +2,7 @@
 //!
 //! A slot is taken when a reconnect command is issued and given back when the new socket
 //! reports (`open`, a QR, or a close), when the session goes, or when the slot's lease runs out.
+//! Sessions are named by their handle: no strings are copied or compared here.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -11,12 +12,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReconnectGate {
-    /// Session -> lease deadline of its slot.
-    held: BTreeMap<String, u64>,
-    leases: BTreeSet<(u64, String)>,
+    /// Session handle -> lease deadline of its slot.
+    held: BTreeMap<u64, u64>,
+    leases: BTreeSet<(u64, u64)>,
     /// Sessions whose backoff is over, waiting for a slot, in arrival order.
-    line: VecDeque<String>,
-    in_line: BTreeSet<String>,
+    line: VecDeque<u64>,
+    in_line: BTreeSet<u64>,
 }
 
 impl ReconnectGate {
@@ -26,39 +27,39 @@ impl ReconnectGate {
     }
 
     /// Whether the session holds a slot.
-    pub fn holds(&self, session: &str) -> bool {
-        self.held.contains_key(session)
+    pub fn holds(&self, session: u64) -> bool {
+        self.held.contains_key(&session)
     }
 
     /// Takes a slot if one is free; otherwise puts the session in line. True when taken.
-    pub fn try_take(&mut self, session: &str, now: u64, lease: u64, max: usize) -> bool {
-        if self.held.contains_key(session) {
+    pub fn try_take(&mut self, session: u64, now: u64, lease: u64, max: usize) -> bool {
+        if self.held.contains_key(&session) {
             return true;
         }
         if self.held.len() < max {
             let until = now.saturating_add(lease);
-            self.held.insert(session.to_owned(), until);
-            self.leases.insert((until, session.to_owned()));
+            self.held.insert(session, until);
+            self.leases.insert((until, session));
             true
         } else {
-            if self.in_line.insert(session.to_owned()) {
-                self.line.push_back(session.to_owned());
+            if self.in_line.insert(session) {
+                self.line.push_back(session);
             }
             false
         }
     }
 
     /// Gives the session's slot back and forgets it in the line. True if it held one.
-    pub fn release(&mut self, session: &str) -> bool {
+    pub fn release(&mut self, session: u64) -> bool {
         if self.held.is_empty() && self.in_line.is_empty() {
             return false; // the common case: nobody reconnecting
         }
-        if self.in_line.remove(session) {
-            self.line.retain(|s| s != session);
+        if self.in_line.remove(&session) {
+            self.line.retain(|s| *s != session);
         }
-        match self.held.remove(session) {
+        match self.held.remove(&session) {
             Some(until) => {
-                self.leases.remove(&(until, session.to_owned()));
+                self.leases.remove(&(until, session));
                 true
             }
             None => false,
@@ -66,29 +67,29 @@ impl ReconnectGate {
     }
 
     /// Next sessions to be granted a slot, as slots free up; each granted one holds a slot.
-    pub fn grant_waiting(&mut self, now: u64, lease: u64, max: usize) -> Vec<String> {
+    pub fn grant_waiting(&mut self, now: u64, lease: u64, max: usize) -> Vec<u64> {
         let mut granted = Vec::new();
         while self.held.len() < max {
             let Some(session) = self.line.pop_front() else { break };
             self.in_line.remove(&session);
             let until = now.saturating_add(lease);
-            self.held.insert(session.clone(), until);
-            self.leases.insert((until, session.clone()));
+            self.held.insert(session, until);
+            self.leases.insert((until, session));
             granted.push(session);
         }
         granted
     }
 
-    /// Slots whose lease ran out, released.
-    pub fn expire(&mut self, now: u64) -> Vec<String> {
-        let mut expired = Vec::new();
-        while let Some((until, _)) = self.leases.first() {
-            if *until > now {
+    /// Releases the slots whose lease ran out; true if any did.
+    pub fn expire(&mut self, now: u64) -> bool {
+        let mut expired = false;
+        while let Some(&(until, session)) = self.leases.first() {
+            if until > now {
                 break;
             }
-            let (_, session) = self.leases.pop_first().expect("checked");
+            self.leases.pop_first();
             self.held.remove(&session);
-            expired.push(session);
+            expired = true;
         }
         expired
     }
@@ -106,15 +107,17 @@ mod tests {
     #[test]
     fn bounded_slots_and_fifo_line() {
         let mut g = ReconnectGate::default();
-        assert!(g.try_take("a", 0, 100, 2));
-        assert!(g.try_take("b", 0, 100, 2));
-        assert!(!g.try_take("c", 0, 100, 2));
-        assert!(!g.try_take("d", 0, 100, 2));
+        assert!(g.try_take(1, 0, 100, 2));
+        assert!(g.try_take(2, 0, 100, 2));
+        assert!(!g.try_take(3, 0, 100, 2));
+        assert!(!g.try_take(4, 0, 100, 2));
         assert_eq!(g.in_use(), 2);
-        assert!(g.release("a"));
-        assert_eq!(g.grant_waiting(5, 100, 2), vec!["c".to_string()]);
-        assert_eq!(g.expire(100), vec!["b".to_string()]);
-        assert_eq!(g.grant_waiting(100, 100, 2), vec!["d".to_string()]);
+        assert!(g.release(1));
+        assert_eq!(g.grant_waiting(5, 100, 2), vec![3]);
+        assert!(!g.expire(99));
+        assert!(g.expire(100));
+        assert!(!g.holds(2));
+        assert_eq!(g.grant_waiting(100, 100, 2), vec![4]);
         assert_eq!(g.poll_timeout(), Some(105));
     }
 }

@@ -4,13 +4,15 @@
 //! The table does not touch the queue: it returns [`Effect`]s that the keeper applies, which
 //! keeps this file about sessions only.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::borrow::Cow;
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::reconnect::ReconnectGate;
 use super::state::{BackendStatus, SessionState};
-use crate::baileys::{classify_close, CloseKind, Connection, ConnectionUpdate};
+use crate::baileys::{classify_close, reason as code, CloseKind, Connection, ConnectionUpdate};
 use crate::config::Config;
 use crate::hash_index::HashIndex;
 use crate::output::{Command, CommandKind, SessionChange};
@@ -27,13 +29,13 @@ pub enum Effect {
     /// Queue a status for the backend.
     Status {
         /// Session.
-        session_id: String,
+        session_id: Arc<str>,
         /// Its handle (names its lanes).
         handle: u64,
         /// Status.
         status: BackendStatus,
         /// Why.
-        reason: Option<String>,
+        reason: Option<Cow<'static, str>>,
         /// When.
         at: u64,
     },
@@ -42,9 +44,9 @@ pub enum Effect {
         /// Session's handle (names its QR lane).
         handle: u64,
         /// Session.
-        session_id: String,
-        /// The QR string.
-        qr: String,
+        session_id: Arc<str>,
+        /// The QR string (shared with the session's `last_qr`).
+        qr: Arc<str>,
         /// When it was produced.
         at: u64,
     },
@@ -88,7 +90,7 @@ struct Session {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     episode: Option<Episode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    last_qr: Option<String>,
+    last_qr: Option<Arc<str>>,
     #[serde(default)]
     reconnect_attempt: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,18 +105,18 @@ struct Session {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionTable {
-    sessions: HashIndex<String, Session>,
+    sessions: HashIndex<Arc<str>, Session>,
     /// (deadline, kind, session handle): numeric handles keep timer operations allocation-free.
     timers: BTreeSet<(u64, TimerKind, u64)>,
-    /// Session handle -> id, to fire timers.
-    by_handle: BTreeMap<u64, String>,
+    /// Session handle -> id, to fire timers and grant reconnect slots.
+    by_handle: HashIndex<u64, Arc<str>>,
     /// Removed sessions whose final status is still queued: if the id comes back it gets the
     /// same handle, so its statuses stay in one lane, in order. Forgotten once the lane drains.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    retired: BTreeMap<String, u64>,
+    #[serde(default, skip_serializing_if = "HashIndex::is_empty")]
+    retired: HashIndex<Arc<str>, u64>,
     /// The same, by handle.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    retired_ids: BTreeMap<u64, String>,
+    #[serde(default, skip_serializing_if = "HashIndex::is_empty")]
+    retired_ids: HashIndex<u64, Arc<str>>,
     next_handle: u64,
     gate: ReconnectGate,
     counters: SessionCounters,
@@ -161,8 +163,9 @@ impl SessionTable {
         }
         self.next_handle += 1;
         let h = self.next_handle;
-        self.retired.insert(id.to_owned(), h);
-        self.retired_ids.insert(h, id.to_owned());
+        let id: Arc<str> = Arc::from(id);
+        self.retired.insert(id.clone(), h);
+        self.retired_ids.insert(h, id);
         h
     }
 
@@ -185,17 +188,14 @@ impl SessionTable {
 
     /// Adds a session (caller checked it is new). Its inactivity clock starts now.
     pub fn add(&mut self, id: &str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
-        let h = match self.retired.remove(id) {
-            Some(h) => {
-                self.retired_ids.remove(&h);
-                h
-            }
+        let (id, h) = match self.retired.remove(id) {
+            Some(h) => (self.retired_ids.remove(&h).unwrap_or_else(|| Arc::from(id)), h),
             None => {
                 self.next_handle += 1;
-                self.next_handle
+                (Arc::from(id), self.next_handle)
             }
         };
-        self.by_handle.insert(h, id.to_owned());
+        self.by_handle.insert(h, id.clone());
         let session = Session {
             handle: h,
             state: SessionState::New,
@@ -209,42 +209,47 @@ impl SessionTable {
             replaced_at: VecDeque::new(),
             last_close_code: None,
         };
-        self.sessions.insert(id.to_owned(), session);
+        self.sessions.insert(id.clone(), session);
         self.timers.insert((now.saturating_add(config.inactive_session_timeout), TimerKind::Inactive, h));
         self.counters.added += 1;
-        fx.push(changed(id, SessionState::New, None, now));
+        fx.push(changed(&id, SessionState::New, None, now));
     }
 
-    /// Applies a `connection.update` (caller checked the session exists).
+    /// Applies a `connection.update` (caller checked the session exists and the QR's size).
     pub fn update(
         &mut self,
         id: &str,
-        update: &ConnectionUpdate,
+        update: ConnectionUpdate,
         now: u64,
         config: &Config,
         jitter: &mut Jitter,
         fx: &mut Vec<Effect>,
     ) {
-        let Some(s) = self.sessions.get_mut(id) else { return };
+        let Some((id, _)) = self.sessions.get_key_value(id) else { return };
+        let id = id.clone();
+        let Some(s) = self.sessions.get_mut(&*id) else { return };
         s.last_event_at = now;
         if update.is_new_login == Some(true) {
-            self.on_scan(id, now, fx);
+            self.on_scan(&id, now, fx);
         }
-        if let Some(qr) = &update.qr {
-            self.on_qr(id, qr, now, config, fx);
+        let close = (update.connection == Some(Connection::Close))
+            .then(|| (classify_close(update.status_code(), update.error_message()), update.status_code()));
+        if let Some(qr) = update.qr {
+            self.on_qr(&id, qr, now, config, fx);
         }
         match update.connection {
-            Some(Connection::Connecting) => self.on_connecting(id, now, fx),
-            Some(Connection::Open) => self.on_open(id, now, config, fx),
+            Some(Connection::Connecting) => self.on_connecting(&id, now, fx),
+            Some(Connection::Open) => self.on_open(&id, now, config, fx),
             Some(Connection::Close) => {
-                let kind = classify_close(update.status_code(), update.error_message());
-                self.on_close(id, kind, update.status_code(), now, config, jitter, fx);
+                if let Some((kind, code)) = close {
+                    self.on_close(&id, kind, code, now, config, jitter, fx);
+                }
             }
             None => {}
         }
         // A session that stops being connected without a close (a new socket's `connecting`,
         // a QR or a scan after `open`) is on the inactivity clock too: no ghosts.
-        if let Some(s) = self.sessions.get_mut(id) {
+        if let Some(s) = self.sessions.get_mut(&*id) {
             let h = s.handle;
             if s.state != SessionState::Connected && s.not_connected_since.is_none() {
                 s.not_connected_since = Some(now);
@@ -254,8 +259,8 @@ impl SessionTable {
         }
     }
 
-    fn on_scan(&mut self, id: &str, now: u64, fx: &mut Vec<Effect>) {
-        let Some(s) = self.sessions.get_mut(id) else { return };
+    fn on_scan(&mut self, id: &Arc<str>, now: u64, fx: &mut Vec<Effect>) {
+        let Some(s) = self.sessions.get_mut(&**id) else { return };
         let h = s.handle;
         if let Some(e) = s.episode.take() {
             self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, h));
@@ -266,9 +271,9 @@ impl SessionTable {
         fx.push(changed(id, SessionState::Scanned, None, now));
     }
 
-    fn on_qr(&mut self, id: &str, qr: &str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+    fn on_qr(&mut self, id: &Arc<str>, qr: String, now: u64, config: &Config, fx: &mut Vec<Effect>) {
         self.release_slot(id, now, config, fx);
-        let Some(s) = self.sessions.get_mut(id) else { return };
+        let Some(s) = self.sessions.get_mut(&**id) else { return };
         let h = s.handle;
         let episode = match s.episode {
             Some(e) => e,
@@ -285,17 +290,18 @@ impl SessionTable {
             return;
         }
         s.episode = Some(Episode { qr_count: episode.qr_count + 1, ..episode });
-        s.last_qr = Some(qr.to_owned());
+        let qr: Arc<str> = Arc::from(qr);
+        s.last_qr = Some(qr.clone());
         if s.state != SessionState::Pending {
             s.state = SessionState::Pending;
             fx.push(changed(id, SessionState::Pending, None, now));
         }
         self.counters.qr_accepted += 1;
-        fx.push(Effect::Qr { handle: h, session_id: id.to_owned(), qr: qr.to_owned(), at: now });
+        fx.push(Effect::Qr { handle: h, session_id: id.clone(), qr, at: now });
     }
 
-    fn on_connecting(&mut self, id: &str, now: u64, fx: &mut Vec<Effect>) {
-        let Some(s) = self.sessions.get_mut(id) else { return };
+    fn on_connecting(&mut self, id: &Arc<str>, now: u64, fx: &mut Vec<Effect>) {
+        let Some(s) = self.sessions.get_mut(&**id) else { return };
         // A pending episode survives socket restarts: only a scan or expiry ends it.
         if s.episode.is_none() && !matches!(s.state, SessionState::Connecting | SessionState::Scanned) {
             s.state = SessionState::Connecting;
@@ -303,9 +309,9 @@ impl SessionTable {
         }
     }
 
-    fn on_open(&mut self, id: &str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+    fn on_open(&mut self, id: &Arc<str>, now: u64, config: &Config, fx: &mut Vec<Effect>) {
         self.release_slot(id, now, config, fx);
-        let Some(s) = self.sessions.get_mut(id) else { return };
+        let Some(s) = self.sessions.get_mut(&**id) else { return };
         let h = s.handle;
         if let Some(e) = s.episode.take() {
             self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, h));
@@ -333,7 +339,7 @@ impl SessionTable {
     #[allow(clippy::too_many_arguments)]
     fn on_close(
         &mut self,
-        id: &str,
+        id: &Arc<str>,
         kind: CloseKind,
         code: Option<u16>,
         now: u64,
@@ -342,13 +348,12 @@ impl SessionTable {
         fx: &mut Vec<Effect>,
     ) {
         self.release_slot(id, now, config, fx);
-        let Some(s) = self.sessions.get_mut(id) else { return };
+        let Some(s) = self.sessions.get_mut(&**id) else { return };
         let h = s.handle;
         s.last_close_code = code;
-        let code_text = code.map_or_else(|| "no code".to_owned(), |c| c.to_string());
         match kind {
             CloseKind::LoggedOut => {
-                self.remove(id, BackendStatus::LoggedOut, "logged_out", now, config, fx);
+                self.remove(id, BackendStatus::LoggedOut, Cow::Borrowed("logged_out"), now, config, fx);
                 return;
             }
             CloseKind::QrExpired => {
@@ -356,7 +361,7 @@ impl SessionTable {
                 return;
             }
             CloseKind::Terminal => {
-                self.remove(id, BackendStatus::Removed, &format!("closed ({code_text})"), now, config, fx);
+                self.remove(id, BackendStatus::Removed, closed_reason(code), now, config, fx);
                 return;
             }
             CloseKind::Replaced => {
@@ -365,7 +370,8 @@ impl SessionTable {
                 s.replaced_at.push_back(now);
                 if s.replaced_at.len() >= config.connection_replaced_limit as usize {
                     self.counters.replaced_loops += 1;
-                    self.remove(id, BackendStatus::Removed, "connection_replaced_loop", now, config, fx);
+                    let reason = Cow::Borrowed("connection_replaced_loop");
+                    self.remove(id, BackendStatus::Removed, reason, now, config, fx);
                     return;
                 }
             }
@@ -380,7 +386,7 @@ impl SessionTable {
             self.timers.remove(&(due, TimerKind::ReconnectDue, h));
         }
         s.state = SessionState::Reconnecting;
-        let reason = format!("closed ({code_text})");
+        let reason = closed_reason(code);
         if was_connected {
             fx.push(status(id, h, BackendStatus::Disconnected, Some(reason.clone()), now));
         }
@@ -400,24 +406,34 @@ impl SessionTable {
     }
 
     /// Gives back the session's reconnect slot and grants freed slots to waiting sessions.
-    fn release_slot(&mut self, id: &str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
-        if self.gate.release(id) {
+    fn release_slot(&mut self, id: &Arc<str>, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+        let Some(h) = self.sessions.get(&**id).map(|s| s.handle) else { return };
+        if self.gate.release(h) {
             self.grant(now, config, fx);
         }
     }
 
     fn grant(&mut self, now: u64, config: &Config, fx: &mut Vec<Effect>) {
         let max = config.max_concurrent_reconnects as usize;
-        for session in self.gate.grant_waiting(now, config.reconnect_slot_timeout, max) {
+        for h in self.gate.grant_waiting(now, config.reconnect_slot_timeout, max) {
+            // Sessions leave the line when they go, so every waiting handle is a live session.
+            let Some(id) = self.by_handle.get(&h) else { continue };
             self.counters.reconnects_issued += 1;
-            fx.push(command(&session, CommandKind::Reconnect, "backoff", now));
+            fx.push(command(id, CommandKind::Reconnect, "backoff", now));
         }
     }
 
     /// Ends a pending episode: close the socket, tell the backend `expired`, forget the session.
-    fn expire(&mut self, id: &str, reason: &str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+    fn expire(
+        &mut self,
+        id: &Arc<str>,
+        reason: &'static str,
+        now: u64,
+        config: &Config,
+        fx: &mut Vec<Effect>,
+    ) {
         self.counters.expired += 1;
-        self.remove(id, BackendStatus::Expired, reason, now, config, fx);
+        self.remove(id, BackendStatus::Expired, Cow::Borrowed(reason), now, config, fx);
     }
 
     /// Removes a session: its timers, its slot, its queued QRs; closes its socket and queues its
@@ -426,16 +442,18 @@ impl SessionTable {
         &mut self,
         id: &str,
         final_status: BackendStatus,
-        reason: &str,
+        reason: Cow<'static, str>,
         now: u64,
         config: &Config,
         fx: &mut Vec<Effect>,
     ) {
-        let Some(s) = self.sessions.remove(id) else { return };
+        let Some((id, _)) = self.sessions.get_key_value(id) else { return };
+        let id = id.clone();
+        let Some(s) = self.sessions.remove(&*id) else { return };
         let h = s.handle;
         self.by_handle.remove(&h);
-        self.retired.insert(id.to_owned(), h);
-        self.retired_ids.insert(h, id.to_owned());
+        self.retired.insert(id.clone(), h);
+        self.retired_ids.insert(h, id.clone());
         if let Some(e) = s.episode {
             self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, h));
         }
@@ -450,17 +468,24 @@ impl SessionTable {
             self.timers.remove(&(due, TimerKind::ReconnectDue, h));
         }
         self.counters.removed += 1;
-        fx.push(command(id, CommandKind::Close, reason, now));
+        fx.push(Effect::Command(Command {
+            kind: CommandKind::Close,
+            session_id: id.to_string(),
+            reason: reason.clone(),
+            at: now,
+        }));
         fx.push(Effect::PurgeQrs { handle: h, reason: "session_removed" });
-        fx.push(status(id, h, final_status, Some(reason.to_owned()), now));
-        fx.push(changed(id, SessionState::Removed, Some(reason.to_owned()), now));
-        self.release_slot(id, now, config, fx);
+        fx.push(status(&id, h, final_status, Some(reason.clone()), now));
+        fx.push(changed(&id, SessionState::Removed, Some(reason), now));
+        if self.gate.release(h) {
+            self.grant(now, config, fx);
+        }
     }
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: u64, config: &Config, fx: &mut Vec<Effect>) {
-        for session in self.gate.expire(now) {
-            let _ = session; // lease ran out: the slot is simply free again
+        if self.gate.expire(now) {
+            // A lease ran out: the slot is simply free again.
             self.grant(now, config, fx);
         }
         while let Some((at, _, _)) = self.timers.first() {
@@ -471,23 +496,23 @@ impl SessionTable {
             let Some(id) = self.by_handle.get(&h).cloned() else { continue };
             match kind {
                 TimerKind::PendingExpiry => {
-                    if let Some(s) = self.sessions.get_mut(&id) {
+                    if let Some(s) = self.sessions.get_mut(&*id) {
                         s.episode = None;
                     }
                     self.expire(&id, "pending_timeout", now, config, fx);
                 }
                 TimerKind::Inactive => {
-                    if let Some(s) = self.sessions.get_mut(&id) {
+                    if let Some(s) = self.sessions.get_mut(&*id) {
                         s.not_connected_since = None;
                     }
                     self.counters.inactive_removed += 1;
-                    self.remove(&id, BackendStatus::Removed, "inactive", now, config, fx);
+                    self.remove(&id, BackendStatus::Removed, Cow::Borrowed("inactive"), now, config, fx);
                 }
                 TimerKind::ReconnectDue => {
-                    let Some(s) = self.sessions.get_mut(&id) else { continue };
+                    let Some(s) = self.sessions.get_mut(&*id) else { continue };
                     s.reconnect_due = None;
                     let max = config.max_concurrent_reconnects as usize;
-                    if self.gate.try_take(&id, now, config.reconnect_slot_timeout, max) {
+                    if self.gate.try_take(h, now, config.reconnect_slot_timeout, max) {
                         self.counters.reconnects_issued += 1;
                         fx.push(command(&id, CommandKind::Reconnect, "backoff", now));
                     } else {
@@ -497,7 +522,6 @@ impl SessionTable {
             }
         }
     }
-
     /// The earliest timer.
     pub fn poll_timeout(&self) -> Option<u64> {
         crate::clock::soonest([self.timers.first().map(|(t, _, _)| *t), self.gate.poll_timeout()])
@@ -511,7 +535,7 @@ impl SessionTable {
         config: &Config,
         fx: &mut Vec<Effect>,
     ) -> Vec<String> {
-        let ids: Vec<String> = self
+        let ids: Vec<Arc<str>> = self
             .sessions
             .sorted()
             .into_iter()
@@ -524,9 +548,9 @@ impl SessionTable {
             .collect();
         for id in &ids {
             self.counters.inactive_removed += 1;
-            self.remove(id, BackendStatus::Removed, "inactive", now, config, fx);
+            self.remove(id, BackendStatus::Removed, Cow::Borrowed("inactive"), now, config, fx);
         }
-        ids
+        ids.iter().map(|id| id.to_string()).collect()
     }
 
     /// Operator: expires pending sessions whose episode is at least `older_than` old.
@@ -537,7 +561,7 @@ impl SessionTable {
         config: &Config,
         fx: &mut Vec<Effect>,
     ) -> Vec<String> {
-        let ids: Vec<String> = self
+        let ids: Vec<Arc<str>> = self
             .sessions
             .sorted()
             .into_iter()
@@ -547,7 +571,7 @@ impl SessionTable {
         for id in &ids {
             self.expire(id, "pending_cleanup", now, config, fx);
         }
-        ids
+        ids.iter().map(|id| id.to_string()).collect()
     }
 
     /// Views of every session, by id.
@@ -556,7 +580,7 @@ impl SessionTable {
             .sorted()
             .into_iter()
             .map(|(id, s)| SessionView {
-                session_id: id.clone(),
+                session_id: id.to_string(),
                 state: s.state,
                 created_at: s.created_at,
                 last_event_at: s.last_event_at,
@@ -577,7 +601,7 @@ impl SessionTable {
             .into_iter()
             .filter_map(|(id, s)| {
                 s.episode.map(|e| PendingView {
-                    session_id: id.clone(),
+                    session_id: id.to_string(),
                     since: e.since,
                     age_ms: now.saturating_sub(e.since),
                     qr_count: e.qr_count,
@@ -609,19 +633,54 @@ impl SessionTable {
     }
 
     /// Session ids in order (for checks).
-    pub fn ids(&self) -> impl Iterator<Item = &String> {
-        self.sessions.sorted().into_iter().map(|(id, _)| id)
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.sessions.sorted().into_iter().map(|(id, _)| &**id)
     }
 }
 
-fn changed(id: &str, state: SessionState, reason: Option<String>, at: u64) -> Effect {
+fn changed(id: &str, state: SessionState, reason: Option<Cow<'static, str>>, at: u64) -> Effect {
     Effect::Changed(SessionChange { session_id: id.to_owned(), state, reason, at })
 }
 
-fn status(id: &str, handle: u64, status: BackendStatus, reason: Option<String>, at: u64) -> Effect {
-    Effect::Status { session_id: id.to_owned(), handle, status, reason, at }
+fn status(
+    id: &Arc<str>,
+    handle: u64,
+    status: BackendStatus,
+    reason: Option<Cow<'static, str>>,
+    at: u64,
+) -> Effect {
+    Effect::Status { session_id: id.clone(), handle, status, reason, at }
 }
 
-fn command(id: &str, kind: CommandKind, reason: &str, at: u64) -> Effect {
-    Effect::Command(Command { kind, session_id: id.to_owned(), reason: reason.to_owned(), at })
+fn command(id: &str, kind: CommandKind, reason: &'static str, at: u64) -> Effect {
+    Effect::Command(Command { kind, session_id: id.to_owned(), reason: Cow::Borrowed(reason), at })
+}
+
+/// `closed (<code>)`, without formatting for the codes Baileys uses.
+fn closed_reason(status_code: Option<u16>) -> Cow<'static, str> {
+    Cow::Borrowed(match status_code {
+        None => "closed (no code)",
+        Some(code::CONNECTION_LOST) => "closed (408)",
+        Some(code::CONNECTION_CLOSED) => "closed (428)",
+        Some(code::CONNECTION_REPLACED) => "closed (440)",
+        Some(code::BAD_SESSION) => "closed (500)",
+        Some(code::UNAVAILABLE_SERVICE) => "closed (503)",
+        Some(code::RESTART_REQUIRED) => "closed (515)",
+        Some(code::FORBIDDEN) => "closed (403)",
+        Some(code::MULTIDEVICE_MISMATCH) => "closed (411)",
+        Some(other) => return Cow::Owned(format!("closed ({other})")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_reasons_read_like_the_formatted_ones() {
+        for code in [408, 428, 440, 500, 503, 515, 403, 411, 402, 599] {
+            assert_eq!(closed_reason(Some(code)), format!("closed ({code})"));
+        }
+        assert_eq!(closed_reason(None), "closed (no code)");
+    }
 }

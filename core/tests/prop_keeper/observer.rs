@@ -314,14 +314,14 @@ impl Observer {
                 item_id: d.item_id,
             },
         );
-        match d.path.as_str() {
+        match &*d.path {
             "/qr" => self.on_qr_deliver(ctx, d),
             "/status" => self.on_status_deliver(d),
             _ => assert!(d.render_qr.is_none(), "custom item with a QR to render"),
         }
         // Per-lane FIFO for items that are never coalesced.
         if d.path == "/status" || self.unkeyed.contains(&d.item_id) {
-            let lane = d.session_id.clone().unwrap_or_else(|| "custom".to_owned());
+            let lane = d.session_id.as_deref().unwrap_or("custom").to_owned();
             if let Some(&last) = self.lane_order.get(&lane) {
                 assert!(d.item_id >= last, "item {} of lane {lane} sent after a later one {last}", d.item_id);
             }
@@ -332,9 +332,9 @@ impl Observer {
     fn on_qr_deliver(&mut self, ctx: &CallContext<'_>, d: &Delivery) {
         self.qr_dispatches += 1;
         let qr = d.render_qr.as_deref().expect("a /qr delivery renders its QR");
-        assert_eq!(d.body["qr"].as_str(), Some(qr), "body.qr is the QR rendered");
+        assert_eq!(d.body.to_value()["qr"].as_str(), Some(qr), "body.qr is the QR rendered");
         let session = d.session_id.as_deref().expect("a QR belongs to a session");
-        assert_eq!(d.body["sessionId"].as_str(), Some(session));
+        assert_eq!(d.body.to_value()["sessionId"].as_str(), Some(session));
         let origin = self
             .qr_origin
             .get(qr)
@@ -355,14 +355,15 @@ impl Observer {
 
     fn on_status_deliver(&mut self, d: &Delivery) {
         assert!(d.render_qr.is_none(), "status with a QR");
-        let session = d.session_id.clone().expect("a status belongs to a session");
-        assert_eq!(d.body["sessionId"].as_str(), Some(session.as_str()));
-        let status = d.body["status"].as_str().expect("status is a string");
+        let session = d.session_id.as_deref().expect("a status belongs to a session").to_owned();
+        assert_eq!(d.body.to_value()["sessionId"].as_str(), Some(session.as_str()));
+        let body = d.body.to_value();
+        let status = body["status"].as_str().expect("status is a string");
         assert!(
             ["pending", "connected", "disconnected", "logged_out", "expired", "removed"].contains(&status),
             "unknown status {status}"
         );
-        let at = d.body["at"].as_u64().expect("status.at is a number");
+        let at = d.body.to_value()["at"].as_u64().expect("status.at is a number");
         if let Some(&(last_id, last_at)) = self.last_status.get(&session) {
             assert!(
                 d.item_id >= last_id,

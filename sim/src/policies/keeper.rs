@@ -5,8 +5,8 @@
 use std::collections::VecDeque;
 
 use sessionkeeper_core::{
-    BreakerState, CommandKind, Config, ConnectionUpdate, DeliveryOutcome, Input, Keeper, Output, PacingMode,
-    SessionState,
+    Body, BreakerState, CommandKind, Config, ConnectionUpdate, DeliveryOutcome, Input, Keeper, Output,
+    PacingMode, SessionState,
 };
 
 use super::{qr_index, Action, Books, BreakerLevel, Payload, PolicyModel, Probe};
@@ -77,14 +77,16 @@ impl KeeperPolicy {
         while let Some(out) = self.keeper.poll_output() {
             match out {
                 Output::Deliver(d) => {
-                    let session = d.session_id.clone().unwrap_or_default();
-                    let payload = if d.path == "/qr" {
-                        let qr = d.body.get("qr").and_then(|v| v.as_str()).unwrap_or_default();
-                        debug_assert!(qr_index(qr).is_some(), "QR strings are the simulator's");
-                        Payload::Qr { session, qr: qr.to_owned() }
-                    } else {
-                        let status = d.body.get("status").and_then(|v| v.as_str()).unwrap_or_default();
-                        Payload::Status { session, status: status.to_owned() }
+                    let session = d.session_id.as_deref().unwrap_or_default().to_owned();
+                    let payload = match &d.body {
+                        Body::Qr { qr, .. } => {
+                            debug_assert!(qr_index(qr).is_some(), "QR strings are the simulator's");
+                            Payload::Qr { session, qr: qr.to_string() }
+                        }
+                        Body::Status { status, .. } => {
+                            Payload::Status { session, status: status.as_str().to_owned() }
+                        }
+                        Body::Json(_) => Payload::Status { session, status: String::new() },
                     };
                     self.actions.push_back(Action::Post {
                         delivery: d.delivery_id,
