@@ -51,16 +51,6 @@ impl<K: Hash + Eq + Ord, V> HashIndex<K, V> {
         self.map.get_mut(key)
     }
 
-    /// The stored key and value of `key` (to share an interned key).
-    #[inline]
-    pub fn get_key_value<Q>(&self, key: &Q) -> Option<(&K, &V)>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.map.get_key_value(key)
-    }
-
     /// Whether `key` is there.
     #[inline]
     pub fn contains_key<Q>(&self, key: &Q) -> bool

@@ -18,7 +18,7 @@ use crate::session::{BackendStatus, Effect, SessionTable};
 use crate::views::{Alert, HealthView, SessionsView};
 
 /// Snapshot format version; bumped on incompatible changes.
-pub const SNAPSHOT_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 2;
 /// Longest QR string accepted (Baileys' are about 240 characters).
 pub const MAX_QR_LEN: usize = 4_096;
 /// Longest custom path accepted.

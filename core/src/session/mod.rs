@@ -3,6 +3,7 @@
 mod reconnect;
 mod state;
 mod table;
+mod timers;
 
 pub use reconnect::ReconnectGate;
 pub use state::{BackendStatus, SessionState};

@@ -1,17 +1,19 @@
 //! The session table: lifecycle transitions from Baileys events, exact timers for pending
 //! expiry, inactivity and reconnect backoff, and the operator's cleanup commands.
 //!
-//! The table does not touch the queue: it returns [`Effect`]s that the keeper applies, which
-//! keeps this file about sessions only.
+//! Sessions are stored by handle (a number naming their timers, lanes and reconnect slot); an
+//! input's session id is looked up once. The table does not touch the queue: it returns
+//! [`Effect`]s that the keeper applies, which keeps this file about sessions only.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::reconnect::ReconnectGate;
 use super::state::{BackendStatus, SessionState};
+use super::timers::{TimerKind, Timers};
 use crate::baileys::{classify_close, reason as code, CloseKind, Connection, ConnectionUpdate};
 use crate::config::Config;
 use crate::hash_index::HashIndex;
@@ -59,15 +61,6 @@ pub enum Effect {
     },
 }
 
-/// Timer kinds, ordered so that at equal deadlines expiry beats reconnect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-enum TimerKind {
-    PendingExpiry,
-    Inactive,
-    ReconnectDue,
-}
-
 /// A pending (QR) episode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -81,7 +74,7 @@ struct Episode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Session {
-    handle: u64,
+    id: Arc<str>,
     state: SessionState,
     created_at: u64,
     last_event_at: u64,
@@ -101,15 +94,28 @@ struct Session {
     last_close_code: Option<u16>,
 }
 
+impl Session {
+    /// Whether the timer `(at, kind)` is this session's live one (others were cancelled).
+    fn has_timer(&self, kind: TimerKind, at: u64, inactive_timeout: u64) -> bool {
+        match kind {
+            TimerKind::PendingExpiry => self.episode.is_some_and(|e| e.deadline == at),
+            TimerKind::Inactive => {
+                self.not_connected_since.is_some_and(|t| t.saturating_add(inactive_timeout) == at)
+            }
+            TimerKind::ReconnectDue => self.reconnect_due == Some(at),
+        }
+    }
+}
+
 /// All sessions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionTable {
-    sessions: HashIndex<Arc<str>, Session>,
-    /// (deadline, kind, session handle): numeric handles keep timer operations allocation-free.
-    timers: BTreeSet<(u64, TimerKind, u64)>,
-    /// Session handle -> id, to fire timers and grant reconnect slots.
-    by_handle: HashIndex<u64, Arc<str>>,
+    /// Live sessions by handle.
+    sessions: HashIndex<u64, Session>,
+    /// Live session id -> handle.
+    ids: HashIndex<Arc<str>, u64>,
+    timers: Timers,
     /// Removed sessions whose final status is still queued: if the id comes back it gets the
     /// same handle, so its statuses stay in one lane, in order. Forgotten once the lane drains.
     #[serde(default, skip_serializing_if = "HashIndex::is_empty")]
@@ -125,7 +131,7 @@ pub struct SessionTable {
 impl SessionTable {
     /// Whether the session is known.
     pub fn contains(&self, id: &str) -> bool {
-        self.sessions.contains_key(id)
+        self.ids.contains_key(id)
     }
 
     /// Number of sessions.
@@ -151,7 +157,7 @@ impl SessionTable {
     /// The session's handle: a number naming its queue lanes, kept by a removed session until
     /// its final status has left (so a session id always maps to one lane at a time).
     pub fn handle(&self, id: &str) -> Option<u64> {
-        self.sessions.get(id).map(|s| s.handle).or_else(|| self.retired.get(id).copied())
+        self.ids.get(id).or_else(|| self.retired.get(id)).copied()
     }
 
     /// The handle whose lane carries items for session `id`: the session's own, a removed
@@ -176,14 +182,28 @@ impl SessionTable {
         }
     }
 
+    fn get(&self, id: &str) -> Option<&Session> {
+        self.sessions.get(self.ids.get(id)?)
+    }
+
     /// The last QR of a pending session.
     pub fn qr(&self, id: &str) -> Option<&str> {
-        self.sessions.get(id)?.last_qr.as_deref()
+        self.get(id)?.last_qr.as_deref()
     }
 
     /// The state of a session.
     pub fn state(&self, id: &str) -> Option<SessionState> {
-        self.sessions.get(id).map(|s| s.state)
+        self.get(id).map(|s| s.state)
+    }
+
+    /// Drops cancelled timers from the fronts so `poll_timeout` is exact. Ends every public
+    /// method that changes sessions.
+    fn settle(&mut self, config: &Config) {
+        let sessions = &self.sessions;
+        let inactive = config.inactive_session_timeout;
+        self.timers.settle(sessions.len(), |kind, at, h| {
+            sessions.get(&h).is_some_and(|s| s.has_timer(kind, at, inactive))
+        });
     }
 
     /// Adds a session (caller checked it is new). Its inactivity clock starts now.
@@ -195,9 +215,10 @@ impl SessionTable {
                 (Arc::from(id), self.next_handle)
             }
         };
-        self.by_handle.insert(h, id.clone());
+        self.ids.insert(id.clone(), h);
+        fx.push(changed(&id, SessionState::New, None, now));
         let session = Session {
-            handle: h,
+            id,
             state: SessionState::New,
             created_at: now,
             last_event_at: now,
@@ -209,10 +230,10 @@ impl SessionTable {
             replaced_at: VecDeque::new(),
             last_close_code: None,
         };
-        self.sessions.insert(id.clone(), session);
-        self.timers.insert((now.saturating_add(config.inactive_session_timeout), TimerKind::Inactive, h));
+        self.sessions.insert(h, session);
+        self.timers.add(TimerKind::Inactive, now.saturating_add(config.inactive_session_timeout), h);
         self.counters.added += 1;
-        fx.push(changed(&id, SessionState::New, None, now));
+        self.settle(config);
     }
 
     /// Applies a `connection.update` (caller checked the session exists and the QR's size).
@@ -225,68 +246,63 @@ impl SessionTable {
         jitter: &mut Jitter,
         fx: &mut Vec<Effect>,
     ) {
-        let Some((id, _)) = self.sessions.get_key_value(id) else { return };
-        let id = id.clone();
-        let Some(s) = self.sessions.get_mut(&*id) else { return };
+        let Some(&h) = self.ids.get(id) else { return };
+        let Some(s) = self.sessions.get_mut(&h) else { return };
         s.last_event_at = now;
         if update.is_new_login == Some(true) {
-            self.on_scan(&id, now, fx);
+            self.on_scan(h, now, fx);
         }
         let close = (update.connection == Some(Connection::Close))
             .then(|| (classify_close(update.status_code(), update.error_message()), update.status_code()));
         if let Some(qr) = update.qr {
-            self.on_qr(&id, qr, now, config, fx);
+            self.on_qr(h, qr, now, config, fx);
         }
         match update.connection {
-            Some(Connection::Connecting) => self.on_connecting(&id, now, fx),
-            Some(Connection::Open) => self.on_open(&id, now, config, fx),
+            Some(Connection::Connecting) => self.on_connecting(h, now, fx),
+            Some(Connection::Open) => self.on_open(h, now, config, fx),
             Some(Connection::Close) => {
                 if let Some((kind, code)) = close {
-                    self.on_close(&id, kind, code, now, config, jitter, fx);
+                    self.on_close(h, kind, code, now, config, jitter, fx);
                 }
             }
             None => {}
         }
         // A session that stops being connected without a close (a new socket's `connecting`,
         // a QR or a scan after `open`) is on the inactivity clock too: no ghosts.
-        if let Some(s) = self.sessions.get_mut(&*id) {
-            let h = s.handle;
+        if let Some(s) = self.sessions.get_mut(&h) {
             if s.state != SessionState::Connected && s.not_connected_since.is_none() {
                 s.not_connected_since = Some(now);
-                let at = now.saturating_add(config.inactive_session_timeout);
-                self.timers.insert((at, TimerKind::Inactive, h));
+                self.timers.add(TimerKind::Inactive, now.saturating_add(config.inactive_session_timeout), h);
             }
         }
+        self.settle(config);
     }
 
-    fn on_scan(&mut self, id: &Arc<str>, now: u64, fx: &mut Vec<Effect>) {
-        let Some(s) = self.sessions.get_mut(&**id) else { return };
-        let h = s.handle;
-        if let Some(e) = s.episode.take() {
-            self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, h));
-        }
+    fn on_scan(&mut self, h: u64, now: u64, fx: &mut Vec<Effect>) {
+        let Some(s) = self.sessions.get_mut(&h) else { return };
+        // Ending the episode cancels its expiry timer.
+        s.episode = None;
         s.last_qr = None;
         s.state = SessionState::Scanned;
         fx.push(Effect::PurgeQrs { handle: h, reason: "scanned" });
-        fx.push(changed(id, SessionState::Scanned, None, now));
+        fx.push(changed(&s.id, SessionState::Scanned, None, now));
     }
 
-    fn on_qr(&mut self, id: &Arc<str>, qr: String, now: u64, config: &Config, fx: &mut Vec<Effect>) {
-        self.release_slot(id, now, config, fx);
-        let Some(s) = self.sessions.get_mut(&**id) else { return };
-        let h = s.handle;
+    fn on_qr(&mut self, h: u64, qr: String, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+        self.release_slot(h, now, config, fx);
+        let Some(s) = self.sessions.get_mut(&h) else { return };
         let episode = match s.episode {
             Some(e) => e,
             None => {
                 let deadline = now.saturating_add(config.pending_session_timeout);
-                self.timers.insert((deadline, TimerKind::PendingExpiry, h));
-                fx.push(status(id, h, BackendStatus::Pending, None, now));
+                self.timers.add(TimerKind::PendingExpiry, deadline, h);
+                fx.push(status(&s.id, h, BackendStatus::Pending, None, now));
                 Episode { since: now, qr_count: 0, deadline }
             }
         };
         if episode.qr_count >= config.max_qr_codes {
             s.episode = Some(episode);
-            self.expire(id, "max_qr_codes", now, config, fx);
+            self.expire(h, "max_qr_codes", now, config, fx);
             return;
         }
         s.episode = Some(Episode { qr_count: episode.qr_count + 1, ..episode });
@@ -294,52 +310,45 @@ impl SessionTable {
         s.last_qr = Some(qr.clone());
         if s.state != SessionState::Pending {
             s.state = SessionState::Pending;
-            fx.push(changed(id, SessionState::Pending, None, now));
+            fx.push(changed(&s.id, SessionState::Pending, None, now));
         }
         self.counters.qr_accepted += 1;
-        fx.push(Effect::Qr { handle: h, session_id: id.clone(), qr, at: now });
+        fx.push(Effect::Qr { handle: h, session_id: s.id.clone(), qr, at: now });
     }
 
-    fn on_connecting(&mut self, id: &Arc<str>, now: u64, fx: &mut Vec<Effect>) {
-        let Some(s) = self.sessions.get_mut(&**id) else { return };
+    fn on_connecting(&mut self, h: u64, now: u64, fx: &mut Vec<Effect>) {
+        let Some(s) = self.sessions.get_mut(&h) else { return };
         // A pending episode survives socket restarts: only a scan or expiry ends it.
         if s.episode.is_none() && !matches!(s.state, SessionState::Connecting | SessionState::Scanned) {
             s.state = SessionState::Connecting;
-            fx.push(changed(id, SessionState::Connecting, None, now));
+            fx.push(changed(&s.id, SessionState::Connecting, None, now));
         }
     }
 
-    fn on_open(&mut self, id: &Arc<str>, now: u64, config: &Config, fx: &mut Vec<Effect>) {
-        self.release_slot(id, now, config, fx);
-        let Some(s) = self.sessions.get_mut(&**id) else { return };
-        let h = s.handle;
-        if let Some(e) = s.episode.take() {
-            self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, h));
+    fn on_open(&mut self, h: u64, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+        self.release_slot(h, now, config, fx);
+        let Some(s) = self.sessions.get_mut(&h) else { return };
+        // Forgetting the episode and the inactivity clock cancels their timers.
+        if s.episode.take().is_some() {
             fx.push(Effect::PurgeQrs { handle: h, reason: "connected" });
         }
-        if let Some(since) = s.not_connected_since.take() {
-            self.timers.remove(&(
-                since.saturating_add(config.inactive_session_timeout),
-                TimerKind::Inactive,
-                h,
-            ));
-        }
+        s.not_connected_since = None;
         if let Some(due) = s.reconnect_due.take() {
-            self.timers.remove(&(due, TimerKind::ReconnectDue, h));
+            self.timers.cancel_reconnect(due, h);
         }
         s.last_qr = None;
         s.reconnect_attempt = 0;
         if s.state != SessionState::Connected {
             s.state = SessionState::Connected;
-            fx.push(status(id, h, BackendStatus::Connected, None, now));
-            fx.push(changed(id, SessionState::Connected, None, now));
+            fx.push(status(&s.id, h, BackendStatus::Connected, None, now));
+            fx.push(changed(&s.id, SessionState::Connected, None, now));
         }
     }
 
     #[allow(clippy::too_many_arguments)]
     fn on_close(
         &mut self,
-        id: &Arc<str>,
+        h: u64,
         kind: CloseKind,
         code: Option<u16>,
         now: u64,
@@ -347,21 +356,20 @@ impl SessionTable {
         jitter: &mut Jitter,
         fx: &mut Vec<Effect>,
     ) {
-        self.release_slot(id, now, config, fx);
-        let Some(s) = self.sessions.get_mut(&**id) else { return };
-        let h = s.handle;
+        self.release_slot(h, now, config, fx);
+        let Some(s) = self.sessions.get_mut(&h) else { return };
         s.last_close_code = code;
         match kind {
             CloseKind::LoggedOut => {
-                self.remove(id, BackendStatus::LoggedOut, Cow::Borrowed("logged_out"), now, config, fx);
+                self.remove_handle(h, BackendStatus::LoggedOut, Cow::Borrowed("logged_out"), now, config, fx);
                 return;
             }
             CloseKind::QrExpired => {
-                self.expire(id, "qr_refs_ended", now, config, fx);
+                self.expire(h, "qr_refs_ended", now, config, fx);
                 return;
             }
             CloseKind::Terminal => {
-                self.remove(id, BackendStatus::Removed, closed_reason(code), now, config, fx);
+                self.remove_handle(h, BackendStatus::Removed, closed_reason(code), now, config, fx);
                 return;
             }
             CloseKind::Replaced => {
@@ -371,7 +379,7 @@ impl SessionTable {
                 if s.replaced_at.len() >= config.connection_replaced_limit as usize {
                     self.counters.replaced_loops += 1;
                     let reason = Cow::Borrowed("connection_replaced_loop");
-                    self.remove(id, BackendStatus::Removed, reason, now, config, fx);
+                    self.remove_handle(h, BackendStatus::Removed, reason, now, config, fx);
                     return;
                 }
             }
@@ -380,21 +388,21 @@ impl SessionTable {
         let was_connected = s.state == SessionState::Connected;
         if s.not_connected_since.is_none() {
             s.not_connected_since = Some(now);
-            self.timers.insert((now.saturating_add(config.inactive_session_timeout), TimerKind::Inactive, h));
+            self.timers.add(TimerKind::Inactive, now.saturating_add(config.inactive_session_timeout), h);
         }
         if let Some(due) = s.reconnect_due.take() {
-            self.timers.remove(&(due, TimerKind::ReconnectDue, h));
+            self.timers.cancel_reconnect(due, h);
         }
         s.state = SessionState::Reconnecting;
         let reason = closed_reason(code);
         if was_connected {
-            fx.push(status(id, h, BackendStatus::Disconnected, Some(reason.clone()), now));
+            fx.push(status(&s.id, h, BackendStatus::Disconnected, Some(reason.clone()), now));
         }
-        fx.push(changed(id, SessionState::Reconnecting, Some(reason), now));
+        fx.push(changed(&s.id, SessionState::Reconnecting, Some(reason), now));
         if kind == CloseKind::RestartRequired {
             // Normal after a scan: reconnect at once, outside the gate and the backoff.
             self.counters.reconnects_issued += 1;
-            fx.push(command(id, CommandKind::Reconnect, "restart_required", now));
+            fx.push(command(&s.id, CommandKind::Reconnect, "restart_required", now));
             return;
         }
         s.reconnect_attempt = s.reconnect_attempt.saturating_add(1);
@@ -402,12 +410,11 @@ impl SessionTable {
             jitter.backoff(config.reconnect_base_delay, config.reconnect_max_delay, s.reconnect_attempt);
         let due = now.saturating_add(delay);
         s.reconnect_due = Some(due);
-        self.timers.insert((due, TimerKind::ReconnectDue, h));
+        self.timers.add(TimerKind::ReconnectDue, due, h);
     }
 
     /// Gives back the session's reconnect slot and grants freed slots to waiting sessions.
-    fn release_slot(&mut self, id: &Arc<str>, now: u64, config: &Config, fx: &mut Vec<Effect>) {
-        let Some(h) = self.sessions.get(&**id).map(|s| s.handle) else { return };
+    fn release_slot(&mut self, h: u64, now: u64, config: &Config, fx: &mut Vec<Effect>) {
         if self.gate.release(h) {
             self.grant(now, config, fx);
         }
@@ -417,23 +424,16 @@ impl SessionTable {
         let max = config.max_concurrent_reconnects as usize;
         for h in self.gate.grant_waiting(now, config.reconnect_slot_timeout, max) {
             // Sessions leave the line when they go, so every waiting handle is a live session.
-            let Some(id) = self.by_handle.get(&h) else { continue };
+            let Some(s) = self.sessions.get(&h) else { continue };
             self.counters.reconnects_issued += 1;
-            fx.push(command(id, CommandKind::Reconnect, "backoff", now));
+            fx.push(command(&s.id, CommandKind::Reconnect, "backoff", now));
         }
     }
 
     /// Ends a pending episode: close the socket, tell the backend `expired`, forget the session.
-    fn expire(
-        &mut self,
-        id: &Arc<str>,
-        reason: &'static str,
-        now: u64,
-        config: &Config,
-        fx: &mut Vec<Effect>,
-    ) {
+    fn expire(&mut self, h: u64, reason: &'static str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
         self.counters.expired += 1;
-        self.remove(id, BackendStatus::Expired, Cow::Borrowed(reason), now, config, fx);
+        self.remove_handle(h, BackendStatus::Expired, Cow::Borrowed(reason), now, config, fx);
     }
 
     /// Removes a session: its timers, its slot, its queued QRs; closes its socket and queues its
@@ -447,39 +447,37 @@ impl SessionTable {
         config: &Config,
         fx: &mut Vec<Effect>,
     ) {
-        let Some((id, _)) = self.sessions.get_key_value(id) else { return };
-        let id = id.clone();
-        let Some(s) = self.sessions.remove(&*id) else { return };
-        let h = s.handle;
-        self.by_handle.remove(&h);
+        let Some(&h) = self.ids.get(id) else { return };
+        self.remove_handle(h, final_status, reason, now, config, fx);
+        self.settle(config);
+    }
+
+    fn remove_handle(
+        &mut self,
+        h: u64,
+        final_status: BackendStatus,
+        reason: Cow<'static, str>,
+        now: u64,
+        config: &Config,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(s) = self.sessions.remove(&h) else { return };
+        let id = s.id;
+        self.ids.remove(&id);
         self.retired.insert(id.clone(), h);
         self.retired_ids.insert(h, id.clone());
-        if let Some(e) = s.episode {
-            self.timers.remove(&(e.deadline, TimerKind::PendingExpiry, h));
-        }
-        if let Some(since) = s.not_connected_since {
-            self.timers.remove(&(
-                since.saturating_add(config.inactive_session_timeout),
-                TimerKind::Inactive,
-                h,
-            ));
-        }
+        // Its expiry and inactivity timers died with it; the reconnect one is removed.
         if let Some(due) = s.reconnect_due {
-            self.timers.remove(&(due, TimerKind::ReconnectDue, h));
+            self.timers.cancel_reconnect(due, h);
         }
         self.counters.removed += 1;
-        fx.push(Effect::Command(Command {
-            kind: CommandKind::Close,
-            session_id: id.to_string(),
-            reason: reason.clone(),
-            at: now,
-        }));
+        let close =
+            Command { kind: CommandKind::Close, session_id: id.to_string(), reason: reason.clone(), at: now };
+        fx.push(Effect::Command(close));
         fx.push(Effect::PurgeQrs { handle: h, reason: "session_removed" });
         fx.push(status(&id, h, final_status, Some(reason.clone()), now));
         fx.push(changed(&id, SessionState::Removed, Some(reason), now));
-        if self.gate.release(h) {
-            self.grant(now, config, fx);
-        }
+        self.release_slot(h, now, config, fx);
     }
 
     /// Fires every timer due at `now`.
@@ -488,43 +486,49 @@ impl SessionTable {
             // A lease ran out: the slot is simply free again.
             self.grant(now, config, fx);
         }
-        while let Some((at, _, _)) = self.timers.first() {
-            if *at > now {
-                break;
+        let inactive = config.inactive_session_timeout;
+        let mut popped = false;
+        while let Some((at, kind, h)) = self.timers.pop_due(now) {
+            popped = true;
+            let Some(s) = self.sessions.get_mut(&h) else { continue };
+            if !s.has_timer(kind, at, inactive) {
+                continue; // cancelled
             }
-            let (_, kind, h) = self.timers.pop_first().expect("checked");
-            let Some(id) = self.by_handle.get(&h).cloned() else { continue };
             match kind {
                 TimerKind::PendingExpiry => {
-                    if let Some(s) = self.sessions.get_mut(&*id) {
-                        s.episode = None;
-                    }
-                    self.expire(&id, "pending_timeout", now, config, fx);
+                    s.episode = None;
+                    self.expire(h, "pending_timeout", now, config, fx);
                 }
                 TimerKind::Inactive => {
-                    if let Some(s) = self.sessions.get_mut(&*id) {
-                        s.not_connected_since = None;
-                    }
+                    s.not_connected_since = None;
                     self.counters.inactive_removed += 1;
-                    self.remove(&id, BackendStatus::Removed, Cow::Borrowed("inactive"), now, config, fx);
+                    self.remove_handle(h, BackendStatus::Removed, Cow::Borrowed("inactive"), now, config, fx);
                 }
                 TimerKind::ReconnectDue => {
-                    let Some(s) = self.sessions.get_mut(&*id) else { continue };
                     s.reconnect_due = None;
                     let max = config.max_concurrent_reconnects as usize;
                     if self.gate.try_take(h, now, config.reconnect_slot_timeout, max) {
                         self.counters.reconnects_issued += 1;
-                        fx.push(command(&id, CommandKind::Reconnect, "backoff", now));
+                        fx.push(command(&s.id, CommandKind::Reconnect, "backoff", now));
                     } else {
                         self.counters.reconnects_deferred += 1;
                     }
                 }
             }
         }
+        if popped {
+            self.settle(config);
+        }
     }
+
     /// The earliest timer.
     pub fn poll_timeout(&self) -> Option<u64> {
-        crate::clock::soonest([self.timers.first().map(|(t, _, _)| *t), self.gate.poll_timeout()])
+        crate::clock::soonest([self.timers.next().map(|(t, _, _)| t), self.gate.poll_timeout()])
+    }
+
+    /// Sessions in id order, with their handles.
+    fn by_id(&self) -> impl Iterator<Item = (u64, &Session)> {
+        self.ids.sorted().into_iter().filter_map(|(_, h)| self.sessions.get(h).map(|s| (*h, s)))
     }
 
     /// Operator: removes sessions neither connected nor pending, idle for at least `idle_for`.
@@ -535,22 +539,21 @@ impl SessionTable {
         config: &Config,
         fx: &mut Vec<Effect>,
     ) -> Vec<String> {
-        let ids: Vec<Arc<str>> = self
-            .sessions
-            .sorted()
-            .into_iter()
+        let picked: Vec<(u64, String)> = self
+            .by_id()
             .filter(|(_, s)| {
                 s.state != SessionState::Connected
                     && s.episode.is_none()
                     && now.saturating_sub(s.last_event_at) >= idle_for
             })
-            .map(|(id, _)| id.clone())
+            .map(|(h, s)| (h, s.id.to_string()))
             .collect();
-        for id in &ids {
+        for (h, _) in &picked {
             self.counters.inactive_removed += 1;
-            self.remove(id, BackendStatus::Removed, Cow::Borrowed("inactive"), now, config, fx);
+            self.remove_handle(*h, BackendStatus::Removed, Cow::Borrowed("inactive"), now, config, fx);
         }
-        ids.iter().map(|id| id.to_string()).collect()
+        self.settle(config);
+        picked.into_iter().map(|(_, id)| id).collect()
     }
 
     /// Operator: expires pending sessions whose episode is at least `older_than` old.
@@ -561,26 +564,23 @@ impl SessionTable {
         config: &Config,
         fx: &mut Vec<Effect>,
     ) -> Vec<String> {
-        let ids: Vec<Arc<str>> = self
-            .sessions
-            .sorted()
-            .into_iter()
+        let picked: Vec<(u64, String)> = self
+            .by_id()
             .filter(|(_, s)| s.episode.is_some_and(|e| now.saturating_sub(e.since) >= older_than))
-            .map(|(id, _)| id.clone())
+            .map(|(h, s)| (h, s.id.to_string()))
             .collect();
-        for id in &ids {
-            self.expire(id, "pending_cleanup", now, config, fx);
+        for (h, _) in &picked {
+            self.expire(*h, "pending_cleanup", now, config, fx);
         }
-        ids.iter().map(|id| id.to_string()).collect()
+        self.settle(config);
+        picked.into_iter().map(|(_, id)| id).collect()
     }
 
     /// Views of every session, by id.
     pub fn views(&self, config: &Config) -> Vec<SessionView> {
-        self.sessions
-            .sorted()
-            .into_iter()
-            .map(|(id, s)| SessionView {
-                session_id: id.to_string(),
+        self.by_id()
+            .map(|(_, s)| SessionView {
+                session_id: s.id.to_string(),
                 state: s.state,
                 created_at: s.created_at,
                 last_event_at: s.last_event_at,
@@ -596,12 +596,10 @@ impl SessionTable {
 
     /// Views of the pending sessions.
     pub fn pending_views(&self, now: u64) -> Vec<PendingView> {
-        self.sessions
-            .sorted()
-            .into_iter()
-            .filter_map(|(id, s)| {
+        self.by_id()
+            .filter_map(|(_, s)| {
                 s.episode.map(|e| PendingView {
-                    session_id: id.to_string(),
+                    session_id: s.id.to_string(),
                     since: e.since,
                     age_ms: now.saturating_sub(e.since),
                     qr_count: e.qr_count,
@@ -634,7 +632,7 @@ impl SessionTable {
 
     /// Session ids in order (for checks).
     pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.sessions.sorted().into_iter().map(|(id, _)| &**id)
+        self.ids.sorted().into_iter().map(|(id, _)| &**id)
     }
 }
 
