@@ -150,8 +150,8 @@ pub struct Command {
     /// `close` or `reconnect`.
     #[serde(rename = "command")]
     pub kind: CommandKind,
-    /// The session.
-    pub session_id: String,
+    /// The session (shared with the session table).
+    pub session_id: Arc<str>,
     /// Why (`expired`, `logged_out`, `inactive`, `backoff`, `restart_required`, ...); usually a
     /// static string, so issuing a command does not allocate one.
     pub reason: Cow<'static, str>,
@@ -176,8 +176,8 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionChange {
-    /// The session.
-    pub session_id: String,
+    /// The session (shared with the session table).
+    pub session_id: Arc<str>,
     /// Its new state (`removed` when it left the keeper).
     pub state: SessionState,
     /// Why, when there is a reason worth telling.

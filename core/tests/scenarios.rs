@@ -111,7 +111,7 @@ impl Rig {
             .iter()
             .filter_map(|o| match o {
                 Output::Command(c) if c.kind == kind => {
-                    Some((c.session_id.clone(), c.reason.to_string(), c.at))
+                    Some((c.session_id.to_string(), c.reason.to_string(), c.at))
                 }
                 _ => None,
             })

@@ -43,7 +43,7 @@ async fn pending_timeout_runs_on_tokio_time() {
     running.driver.submit(Input::ConnectionUpdate { session_id: "alice".into(), update }).await.unwrap();
     let command = commands.recv().await.unwrap();
     assert_eq!(command.kind, CommandKind::Close);
-    assert_eq!(command.session_id, "alice");
+    assert_eq!(&*command.session_id, "alice");
     assert!(virtual_start.elapsed() >= Duration::from_millis(120_000), "{:?}", virtual_start.elapsed());
     assert!(real_start.elapsed() < Duration::from_secs(10), "no real waiting");
     let sessions = running.driver.read(|k, now| k.sessions(now)).await.unwrap();

@@ -472,7 +472,7 @@ impl SessionTable {
         }
         self.counters.removed += 1;
         let close =
-            Command { kind: CommandKind::Close, session_id: id.to_string(), reason: reason.clone(), at: now };
+            Command { kind: CommandKind::Close, session_id: id.clone(), reason: reason.clone(), at: now };
         fx.push(Effect::Command(close));
         fx.push(Effect::PurgeQrs { handle: h, reason: "session_removed" });
         fx.push(status(&id, h, final_status, Some(reason.clone()), now));
@@ -636,8 +636,8 @@ impl SessionTable {
     }
 }
 
-fn changed(id: &str, state: SessionState, reason: Option<Cow<'static, str>>, at: u64) -> Effect {
-    Effect::Changed(SessionChange { session_id: id.to_owned(), state, reason, at })
+fn changed(id: &Arc<str>, state: SessionState, reason: Option<Cow<'static, str>>, at: u64) -> Effect {
+    Effect::Changed(SessionChange { session_id: id.clone(), state, reason, at })
 }
 
 fn status(
@@ -650,8 +650,8 @@ fn status(
     Effect::Status { session_id: id.clone(), handle, status, reason, at }
 }
 
-fn command(id: &str, kind: CommandKind, reason: &'static str, at: u64) -> Effect {
-    Effect::Command(Command { kind, session_id: id.to_owned(), reason: Cow::Borrowed(reason), at })
+fn command(id: &Arc<str>, kind: CommandKind, reason: &'static str, at: u64) -> Effect {
+    Effect::Command(Command { kind, session_id: id.clone(), reason: Cow::Borrowed(reason), at })
 }
 
 /// `closed (<code>)`, without formatting for the codes Baileys uses.

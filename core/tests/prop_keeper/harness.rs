@@ -459,7 +459,7 @@ impl Harness {
         let state = self.obs.known.get(session).copied();
         let removed_with = |reason: &str| {
             self.last_outputs.iter().any(|o| {
-                matches!(o, Output::SessionChanged(c) if c.session_id == session
+                matches!(o, Output::SessionChanged(c) if *c.session_id == *session
                     && c.state == SessionState::Removed && c.reason.as_deref() == Some(reason))
             })
         };
@@ -507,7 +507,7 @@ impl Harness {
                 assert_eq!(state, Some(SessionState::Reconnecting));
                 assert!(
                     self.last_outputs.iter().any(|o| matches!(o, Output::Command(c)
-                        if c.session_id == session && c.kind == CommandKind::Reconnect)),
+                        if *c.session_id == *session && c.kind == CommandKind::Reconnect)),
                     "515 did not reconnect {session} at once"
                 );
             }

@@ -193,14 +193,14 @@ impl Observer {
                 assert_eq!(c.at, ctx.now, "session change stamped with the call's now");
                 match c.state {
                     SessionState::New => {
-                        assert!(!self.known.contains_key(&c.session_id), "`new` for a known session");
-                        self.known.insert(c.session_id.clone(), SessionState::New);
-                        *self.incarnation.entry(c.session_id.clone()).or_default() += 1;
+                        assert!(!self.known.contains_key(&*c.session_id), "`new` for a known session");
+                        self.known.insert(c.session_id.to_string(), SessionState::New);
+                        *self.incarnation.entry(c.session_id.to_string()).or_default() += 1;
                     }
                     SessionState::Removed => {
                         let before = self
                             .known
-                            .remove(&c.session_id)
+                            .remove(&*c.session_id)
                             .unwrap_or_else(|| panic!("`removed` for unknown session {}", c.session_id));
                         let by_cleanup = matches!(
                             c.reason.as_deref(),
@@ -226,7 +226,7 @@ impl Observer {
                         }
                         let s = self
                             .known
-                            .get_mut(&c.session_id)
+                            .get_mut(&*c.session_id)
                             .unwrap_or_else(|| panic!("state change for unknown session {}", c.session_id));
                         *s = state;
                     }
@@ -235,14 +235,14 @@ impl Observer {
             Output::Command(c) => {
                 assert_eq!(c.at, ctx.now, "command stamped with the call's now");
                 assert!(
-                    self.known.contains_key(&c.session_id),
+                    self.known.contains_key(&*c.session_id),
                     "{:?} command for unknown session {}",
                     c.kind,
                     c.session_id
                 );
                 if c.kind == CommandKind::Reconnect {
                     assert_ne!(
-                        self.known[&c.session_id],
+                        self.known[&*c.session_id],
                         SessionState::Connected,
                         "reconnect for a connected session"
                     );

@@ -32,7 +32,7 @@ pub async fn commands(
         .filter_map(move |item| {
             let event = match item {
                 Ok(command) => {
-                    if filter.as_ref().is_some_and(|id| *id != command.session_id) {
+                    if filter.as_ref().is_some_and(|id| **id != *command.session_id) {
                         None
                     } else {
                         Some(Event::default().json_data(command.to_event()).unwrap_or_default())

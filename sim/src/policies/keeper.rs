@@ -95,8 +95,8 @@ impl KeeperPolicy {
                     });
                 }
                 Output::Command(c) => self.actions.push_back(match c.kind {
-                    CommandKind::Close => Action::Close(c.session_id),
-                    CommandKind::Reconnect => Action::Reconnect(c.session_id),
+                    CommandKind::Close => Action::Close(c.session_id.to_string()),
+                    CommandKind::Reconnect => Action::Reconnect(c.session_id.to_string()),
                 }),
                 Output::SessionChanged(c) => match c.state {
                     SessionState::New => self.held += 1,

@@ -189,14 +189,14 @@ impl TraceGen {
             match output {
                 Output::Deliver(d) => self.outstanding.push(d.delivery_id),
                 Output::Command(c) => {
-                    let belief = self.beliefs.entry(c.session_id.clone()).or_default();
+                    let belief = self.beliefs.entry(c.session_id.to_string()).or_default();
                     belief.socket = match c.kind {
                         CommandKind::Reconnect => Socket::Idle,
                         CommandKind::Close => Socket::Closed,
                     };
                 }
                 Output::SessionChanged(c) if c.state == SessionState::Removed => {
-                    self.beliefs.remove(&c.session_id);
+                    self.beliefs.remove(&*c.session_id);
                 }
                 _ => {}
             }
