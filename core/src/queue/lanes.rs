@@ -105,8 +105,11 @@ impl Lanes {
             None => {
                 let not_before = item.not_before;
                 let urgent = lane.urgent();
-                self.lanes
-                    .insert(lane.clone(), Lane { items: VecDeque::from([item]), sched: Sched::Busy, urgent });
+                // A QR lane holds one item (latest wins); others may grow while the backend
+                // lags, so they start with room for a few (fewer copies as they grow).
+                let mut items = VecDeque::with_capacity(if urgent { 1 } else { 4 });
+                items.push_back(item);
+                self.lanes.insert(lane.clone(), Lane { items, sched: Sched::Busy, urgent });
                 self.place(lane, not_before, now, false);
             }
         }
