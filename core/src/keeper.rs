@@ -380,7 +380,7 @@ impl Keeper {
     /// Rebuilds a keeper from [`Self::snapshot`]. Call `handle(now, Input::Restarted)` after a
     /// crash so requests that were in flight are sent again.
     pub fn restore(snapshot: &str) -> Result<Self, KeeperError> {
-        let keeper: Keeper =
+        let mut keeper: Keeper =
             serde_json::from_str(snapshot).map_err(|e| KeeperError::Snapshot(e.to_string()))?;
         if keeper.version != SNAPSHOT_VERSION {
             return Err(KeeperError::Snapshot(format!(
@@ -389,6 +389,7 @@ impl Keeper {
             )));
         }
         keeper.config.validate()?;
+        keeper.sessions.repair_timers(&keeper.config);
         Ok(keeper)
     }
 }

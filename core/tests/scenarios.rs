@@ -464,3 +464,30 @@ fn restart_resends_what_was_in_flight() {
     assert_eq!(again.idempotency_key, first.idempotency_key, "same key: the backend can dedupe");
     assert_eq!(again.attempt, 2);
 }
+
+#[test]
+fn restart_with_a_new_inactivity_timeout_applies_it() {
+    let mut r = Rig::new(Config { inactive_session_timeout: 600_000, ..Config::default() });
+    r.add("idle");
+    r.add("busy");
+    r.update("busy", json!({"connection": "open"})).unwrap();
+    let t0 = r.now;
+    // The gateway restarts with a shorter timeout (the js-shim's `restoreWithConfig`).
+    let mut state: serde_json::Value = serde_json::from_str(&r.k.snapshot()).unwrap();
+    state["config"]["inactiveSessionTimeout"] = json!(60_000);
+    r.k = Keeper::restore(&state.to_string()).unwrap();
+    assert_eq!(r.k.poll_timeout(), Some(t0 + 60_000), "the new deadline, exactly");
+    r.advance_to(t0 + 60_000);
+    let removed: Vec<_> = r
+        .out
+        .iter()
+        .filter_map(|o| match o {
+            Output::SessionChanged(c) if c.state == SessionState::Removed => Some(c.session_id.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removed, vec!["idle".to_string()], "the idle session goes, the connected one stays");
+    // An unchanged config restores to the very same state.
+    let again = Keeper::restore(&r.k.snapshot()).unwrap();
+    assert!(again == r.k);
+}

@@ -6,7 +6,7 @@
 //! [`Effect`]s that the keeper applies, which keeps this file about sessions only.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -204,6 +204,30 @@ impl SessionTable {
         self.timers.settle(sessions.len(), |kind, at, h| {
             sessions.get(&h).is_some_and(|s| s.has_timer(kind, at, inactive))
         });
+    }
+
+    /// After a restore: inactivity deadlines follow `inactiveSessionTimeout`, which a restart
+    /// may have changed (the js-shim's `restoreWithConfig`). Adds the timers the config implies
+    /// and drops the ones it no longer does; with an unchanged config nothing changes.
+    pub fn repair_timers(&mut self, config: &Config) {
+        let inactive = config.inactive_session_timeout;
+        let present: BTreeSet<(u64, u64)> = self.timers.inactive_entries().collect();
+        let missing: Vec<(u64, u64)> = self
+            .sessions
+            .sorted()
+            .into_iter()
+            .filter_map(|(h, s)| s.not_connected_since.map(|t| (t.saturating_add(inactive), *h)))
+            .filter(|entry| !present.contains(entry))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let sessions = &self.sessions;
+        self.timers.compact(|kind, at, h| sessions.get(&h).is_some_and(|s| s.has_timer(kind, at, inactive)));
+        for (at, h) in missing {
+            self.timers.add(TimerKind::Inactive, at, h);
+        }
+        self.settle(config);
     }
 
     /// Adds a session (caller checked it is new). Its inactivity clock starts now.

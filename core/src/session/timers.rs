@@ -68,6 +68,17 @@ impl Timers {
         }
     }
 
+    /// Keeps only the live entries of the FIFOs.
+    pub fn compact(&mut self, is_live: impl Fn(TimerKind, u64, u64) -> bool) {
+        self.pending.retain(|&(at, h)| is_live(TimerKind::PendingExpiry, at, h));
+        self.inactive.retain(|&(at, h)| is_live(TimerKind::Inactive, at, h));
+    }
+
+    /// The inactivity entries, dead ones included.
+    pub fn inactive_entries(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.inactive.iter().copied()
+    }
+
     /// The earliest timer (after [`Self::settle`], always a live one).
     pub fn next(&self) -> Option<(u64, TimerKind, u64)> {
         // Written out: this runs on every input.
