@@ -29,8 +29,10 @@ export interface KeeperOptions extends KeeperConfig {
   laravelApiUrl: string;
   /** Sent as `Authorization: Bearer <token>`. */
   laravelApiToken?: string;
-  /** JSON file the state is saved to on `close()` and restored from on start. */
+  /** JSON file the state is saved to (autosave, `close()`, `save()`) and restored from on start. */
   statePath?: string;
+  /** With `statePath`: save at most this long (ms, default 5000) after the state changes; 0 saves only on `close()` / `save()`. */
+  autosaveInterval?: number;
   /** Defaults to the global `fetch`. */
   fetch?: typeof fetch;
   /** Per-request timeout (ms, default 10000): a timeout is reported to the core as such. */
@@ -91,6 +93,8 @@ export declare class SessionKeeper extends EventEmitter {
   on(event: "deadLetter", listener: (e: DeadLetter) => void): this;
   on(event: "delivery", listener: (e: DeliveryEvent) => void): this;
   on(event: "warning", listener: (e: WarningEvent) => void): this;
+  /** After each autosave (keeper time). */
+  on(event: "saved", listener: (e: { at: number }) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 

@@ -32,7 +32,8 @@ function sessionIdArg(id) {
  * `{from, to, at}`, `'session'` `{sessionId, state, reason?, at}`, `'deadLetter'` (the item given
  * up on), `'delivery'` `{delivery, outcome}` after each backend request, and `'warning'`
  * `{sessionId?, error}` for inputs refused on paths that cannot throw to the caller (socket events
- * from `attachBaileys`, delivery results).
+ * from `attachBaileys`, delivery results, a failed autosave), and `'saved'` `{at}` after each
+ * autosave.
  */
 class SessionKeeper extends EventEmitter {
   /** @param {object} options see `createKeeper` */
@@ -47,6 +48,10 @@ class SessionKeeper extends EventEmitter {
     this._drainScheduled = false;
     this._closed = false;
     this._closing = null;
+    // Autosave: when the state first changed since the last save (keeper time), and the save
+    // under way. Every state change is followed by a drain, which marks the state dirty.
+    this._dirtySince = null;
+    this._saving = null;
     this._wasm = this._build(core);
     this._scheduleDrain();
   }
@@ -255,6 +260,7 @@ class SessionKeeper extends EventEmitter {
     for (const id of [...this._attached.keys()]) this._detach(id);
     this._closing = (async () => {
       await this.idle();
+      if (this._saving) await this._saving;
       // Outputs produced by the last results are not executed: deliveries among them are put
       // back by the core (`restarted`) on the next start.
       this._wasm.pollOutputs();
@@ -276,7 +282,32 @@ class SessionKeeper extends EventEmitter {
     // JSON text + JSON.parse is the cheapest way to move many outputs across the boundary.
     const outputs = JSON.parse(this._wasm.pollOutputsJson());
     for (let i = 0; i < outputs.length; i++) this._execute(outputs[i]);
+    this._autosave();
     this._arm();
+  }
+
+  /** The next autosave time (keeper time), or undefined when there is nothing to save. */
+  _autosaveAt() {
+    if (this._dirtySince === null) return undefined;
+    return this._dirtySince + this._shim.autosaveInterval;
+  }
+
+  /**
+   * Saves the state once `autosaveInterval` has passed since it first changed, so a crash loses
+   * at most that much (in-flight deliveries are sent again on restore). One save at a time.
+   */
+  _autosave() {
+    if (!this._shim.statePath || this._shim.autosaveInterval === 0) return;
+    const now = this._now();
+    if (this._dirtySince === null) this._dirtySince = now;
+    if (this._saving || now < this._autosaveAt()) return;
+    this._dirtySince = null;
+    this._saving = this.save()
+      .then(() => this.emit('saved', { at: now }))
+      .catch((error) => this.emit('warning', { error }))
+      .finally(() => {
+        this._saving = null;
+      });
   }
 
   _execute(out) {
@@ -328,7 +359,9 @@ class SessionKeeper extends EventEmitter {
   }
 
   _arm() {
-    const at = this._wasm.pollTimeout();
+    const core = this._wasm.pollTimeout();
+    const save = this._autosaveAt();
+    const at = core === undefined || core === null ? save : save === undefined ? core : Math.min(core, save);
     if (at === this._timerAt) return;
     this._clearTimer();
     if (at === undefined || at === null) return;
@@ -354,7 +387,8 @@ class SessionKeeper extends EventEmitter {
 /**
  * Creates a keeper. Options: the core's config keys (DESIGN.md: `circuitBreakerThreshold`,
  * `pendingSessionTimeout`, `syncSpacing`, ...) plus `laravelApiUrl` (required),
- * `laravelApiToken`, `statePath`, `fetch`, `requestTimeout` (ms, default 10000),
+ * `laravelApiToken`, `statePath`, `autosaveInterval` (ms, default 5000, 0 = only on close/save),
+ * `fetch`, `requestTimeout` (ms, default 10000),
  * `signingSecret`, `apiKey`, `qrImageFormat` ('png'|'svg') and `now` (a clock, for tests).
  * @returns {SessionKeeper}
  */

@@ -11,6 +11,7 @@ const SHIM_KEYS = Object.freeze([
   'laravelApiUrl',
   'laravelApiToken',
   'statePath',
+  'autosaveInterval',
   'fetch',
   'requestTimeout',
   'signingSecret',
@@ -71,6 +72,10 @@ function splitOptions(options = {}) {
   if (!Number.isInteger(requestTimeout) || requestTimeout < 1 || requestTimeout > 600_000) {
     throw fail('requestTimeout', 'must be an integer from 1 to 600000 (ms)');
   }
+  const autosaveInterval = options.autosaveInterval === undefined ? 5_000 : options.autosaveInterval;
+  if (!Number.isInteger(autosaveInterval) || autosaveInterval < 0 || autosaveInterval > 86_400_000) {
+    throw fail('autosaveInterval', 'must be an integer from 0 (off) to 86400000 (ms)');
+  }
   const qrImageFormat = options.qrImageFormat === undefined ? 'png' : options.qrImageFormat;
   if (qrImageFormat !== 'png' && qrImageFormat !== 'svg') throw fail('qrImageFormat', 'must be "png" or "svg"');
 
@@ -80,6 +85,7 @@ function splitOptions(options = {}) {
       baseUrl: url.replace(/\/+$/, ''),
       token: optionalString(options, 'laravelApiToken'),
       statePath: optionalString(options, 'statePath'),
+      autosaveInterval,
       signingSecret: optionalString(options, 'signingSecret'),
       apiKey: optionalString(options, 'apiKey'),
       fetch: fetchFn,

@@ -3,6 +3,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
+const { once } = require('node:events');
 const { createKeeper } = require('..');
 const { fakeBackend, fakeClock, waitFor, flush, tmpDir, qrString } = require('./helpers');
 
@@ -49,4 +50,58 @@ test('a corrupt state file is a clear error', async (t) => {
   const statePath = path.join(dir, 'keeper.json');
   fs.writeFileSync(statePath, '{"not":"a snapshot"}');
   assert.throws(() => createKeeper({ laravelApiUrl: 'http://127.0.0.1:1', statePath }), /cannot restore .*keeper\.json.*invalid snapshot/);
+});
+
+test('the state is autosaved autosaveInterval after it changes (keeper time), not before', async (t) => {
+  const dir = tmpDir();
+  const statePath = path.join(dir, 'keeper.json');
+  const clock = fakeClock();
+  const k = createKeeper({ laravelApiUrl: 'http://127.0.0.1:1', statePath, autosaveInterval: 1_000, syncSpacing: 60_000, now: clock.now });
+  t.after(async () => {
+    await k.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  let saves = 0;
+  k.on('saved', () => saves++);
+  k.addSession('alice');
+  await flush();
+  clock.advance(999);
+  k.tick();
+  await flush();
+  assert.equal(fs.existsSync(statePath), false, 'not saved before the interval');
+  clock.advance(1);
+  const saved = once(k, 'saved');
+  k.tick();
+  await saved;
+  assert.equal(saves, 1);
+  // What was saved restores: a gateway that crashed now would come back with alice.
+  const copy = path.join(dir, 'copy.json');
+  fs.copyFileSync(statePath, copy);
+  const restored = createKeeper({ laravelApiUrl: 'http://127.0.0.1:1', statePath: copy, autosaveInterval: 0, now: clock.now });
+  assert.deepEqual(restored.sessions().sessions.map((s) => s.sessionId), ['alice']);
+  await restored.close();
+  // A later drain starts a new interval rather than saving at once.
+  clock.advance(5_000);
+  k.tick();
+  await flush();
+  assert.equal(saves, 1);
+});
+
+test('autosaveInterval 0 saves only on close(), and bad values are refused', async (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const statePath = path.join(dir, 'keeper.json');
+  const clock = fakeClock();
+  const k = createKeeper({ laravelApiUrl: 'http://127.0.0.1:1', statePath, autosaveInterval: 0, now: clock.now });
+  k.addSession('bob');
+  await flush();
+  clock.advance(3_600_000);
+  k.tick();
+  await flush();
+  assert.equal(fs.existsSync(statePath), false);
+  await k.close();
+  assert.equal(fs.existsSync(statePath), true);
+  for (const bad of [-1, 1.5, '5000', 86_400_001]) {
+    assert.throws(() => createKeeper({ laravelApiUrl: 'http://127.0.0.1:1', autosaveInterval: bad }), /autosaveInterval/);
+  }
 });
