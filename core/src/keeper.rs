@@ -380,14 +380,20 @@ impl Keeper {
     /// Rebuilds a keeper from [`Self::snapshot`]. Call `handle(now, Input::Restarted)` after a
     /// crash so requests that were in flight are sent again.
     pub fn restore(snapshot: &str) -> Result<Self, KeeperError> {
-        let mut keeper: Keeper =
+        // The version first: an older layout would otherwise fail with a parse error instead.
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        let Version { version } =
             serde_json::from_str(snapshot).map_err(|e| KeeperError::Snapshot(e.to_string()))?;
-        if keeper.version != SNAPSHOT_VERSION {
+        if version != SNAPSHOT_VERSION {
             return Err(KeeperError::Snapshot(format!(
-                "version {} is not {SNAPSHOT_VERSION}",
-                keeper.version
+                "version {version} is not {SNAPSHOT_VERSION} (snapshots of other versions are not migrated)"
             )));
         }
+        let mut keeper: Keeper =
+            serde_json::from_str(snapshot).map_err(|e| KeeperError::Snapshot(e.to_string()))?;
         keeper.config.validate()?;
         keeper.sessions.repair_timers(&keeper.config);
         Ok(keeper)

@@ -491,3 +491,15 @@ fn restart_with_a_new_inactivity_timeout_applies_it() {
     let again = Keeper::restore(&r.k.snapshot()).unwrap();
     assert!(again == r.k);
 }
+
+#[test]
+fn snapshots_of_another_version_are_refused_by_version() {
+    let k = Keeper::new(Config::default()).unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(&k.snapshot()).unwrap();
+    state["version"] = json!(1);
+    // An old layout: the version is named, not a parse error deep inside.
+    state["sessions"] = json!({"sessions": {"alice": {"handle": 1}}});
+    let err = Keeper::restore(&state.to_string()).unwrap_err();
+    assert!(err.to_string().contains("version 1 is not 2"), "{err}");
+    assert!(Keeper::restore("[]").is_err());
+}
