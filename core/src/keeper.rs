@@ -199,7 +199,11 @@ impl Keeper {
                 let item = NewItem {
                     lane,
                     coalesce_key,
-                    payload: Payload::Custom { path, body: payload, session_id: session_id.map(Arc::from) },
+                    payload: Payload::Custom {
+                        path: path.into(),
+                        body: Box::new(payload),
+                        session_id: session_id.map(Arc::from),
+                    },
                 };
                 // Room was checked above; `force` keeps a reserved lane from being left empty.
                 let item_id = self

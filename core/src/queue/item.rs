@@ -49,12 +49,12 @@ pub enum Payload {
         /// When it happened.
         at: u64,
     },
-    /// The gateway's own call.
+    /// The gateway's own call (boxed parts: QRs and statuses, the bulk of a queue, stay small).
     Custom {
         /// Path under the backend URL.
-        path: String,
+        path: Box<str>,
         /// JSON body.
-        body: serde_json::Value,
+        body: Box<serde_json::Value>,
         /// Session whose lane it shares.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session_id: Option<Arc<str>>,
@@ -84,7 +84,7 @@ impl Payload {
         match self {
             Self::Qr { .. } => Cow::Borrowed("/qr"),
             Self::Status { .. } => Cow::Borrowed("/status"),
-            Self::Custom { path, .. } => Cow::Owned(path.clone()),
+            Self::Custom { path, .. } => Cow::Owned(path.to_string()),
         }
     }
 
@@ -101,7 +101,7 @@ impl Payload {
                 reason: reason.clone(),
                 at: *at,
             },
-            Self::Custom { body, .. } => Body::Json(body.clone()),
+            Self::Custom { body, .. } => Body::Json((**body).clone()),
         }
     }
 
@@ -152,7 +152,7 @@ pub struct Item {
     pub in_flight: Option<u64>,
     /// Its session went away while it was in flight: drop it instead of retrying.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purge_on_return: Option<String>,
+    pub purge_on_return: Option<Box<str>>,
 }
 
 impl Item {

@@ -365,7 +365,7 @@ impl SyncQueue {
     pub fn purge_qrs(&mut self, now: u64, lane: &LaneKey, reason: &str) {
         if let Some(head) = self.lanes.get_mut(lane).and_then(|l| l.items.front_mut()) {
             if head.kind() == ItemKind::Qr && head.in_flight.is_some() {
-                head.purge_on_return = Some(reason.to_owned());
+                head.purge_on_return = Some(reason.into());
             }
         }
         let Some((held_by, id, seq)) = self.coalesce.get(lane).cloned() else { return };
