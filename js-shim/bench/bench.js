@@ -6,7 +6,8 @@
 //   node bench/bench.js [events=200000] [sessions=200] [chunk=100]     (ROUNDS=3 by default)
 //
 // Events arrive in chunks of `chunk` per macrotask (as socket events would). Variants of the
-// wasm keeper: one `connectionUpdate` call per event, and `handleBatch` per chunk.
+// wasm keeper: one `connectionUpdate` call per event (without listeners, like the baseline,
+// which emits nothing; and with 'session' + 'command' listeners), and `handleBatch` per chunk.
 
 const { createKeeper } = require('..');
 const { SeedGateway } = require('./baseline');
@@ -99,6 +100,19 @@ async function main() {
         done: () => k.close(),
       };
     },
+    listening: () => {
+      const k = createKeeper({ laravelApiUrl: 'http://bench.invalid', fetch: okFetch, ...config });
+      ids.forEach((id) => k.addSession(id));
+      // What a gateway that logs every state change and acts on commands pays on top.
+      k.on('session', () => {});
+      k.on('command', () => {});
+      return {
+        feed: (chunk) => {
+          for (const [id, u] of chunk) k.connectionUpdate(id, u);
+        },
+        done: () => k.close(),
+      };
+    },
     batch: () => {
       const k = createKeeper({ laravelApiUrl: 'http://bench.invalid', fetch: okFetch, ...config });
       ids.forEach((id) => k.addSession(id));
@@ -114,6 +128,7 @@ async function main() {
   const names = {
     baseline: 'baseline (opossum + p-queue 400 ms + Map)',
     perEvent: 'wasm keeper, connectionUpdate per event',
+    listening: 'same, with session + command listeners',
     batch: `wasm keeper, handleBatch per ${CHUNK}`,
   };
 

@@ -279,8 +279,14 @@ class SessionKeeper extends EventEmitter {
   _drain() {
     this._drainScheduled = false;
     if (this._closed) return;
-    // JSON text + JSON.parse is the cheapest way to move many outputs across the boundary.
-    const outputs = JSON.parse(this._wasm.pollOutputsJson());
+    // JSON text + JSON.parse is the cheapest way to move many outputs across the boundary; the
+    // kinds nobody listens to are dropped inside wasm (emitting them would do nothing).
+    const skip =
+      (this.listenerCount('command') === 0 ? 1 : 0) |
+      (this.listenerCount('session') === 0 ? 2 : 0) |
+      (this.listenerCount('breaker') === 0 ? 4 : 0) |
+      (this.listenerCount('deadLetter') === 0 ? 8 : 0);
+    const outputs = JSON.parse(this._wasm.pollOutputsJson(skip));
     for (let i = 0; i < outputs.length; i++) this._execute(outputs[i]);
     this._autosave();
     this._arm();

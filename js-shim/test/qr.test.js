@@ -75,3 +75,23 @@ test('signingSecret adds X-Timestamp and an HMAC X-Signature over timestamp.body
   assert.equal(req.headers['x-signature'], sign('s3cret', req.headers['x-timestamp'], req.text));
   assert.deepEqual(req.body, { hello: 'world' });
 });
+
+test('outputs nobody listens to are skipped, deliveries never; a later listener gets later events', async (t) => {
+  const backend = await fakeBackend();
+  const clock = fakeClock();
+  const k = createKeeper({ laravelApiUrl: backend.url, syncSpacing: 0, now: clock.now });
+  t.after(async () => {
+    await k.close();
+    await backend.close();
+  });
+  // No 'session' or 'command' listener yet.
+  k.addSession('s1');
+  k.connectionUpdate('s1', { qr: qrString(1) });
+  await waitFor(() => backend.requests.some((r) => r.body && r.body.qr === qrString(1)), 'the QR delivery');
+  assert.equal(k.sessions().sessions[0].state, 'pending', 'state changed all the same');
+  const seen = [];
+  k.on('session', (e) => seen.push(e.state));
+  k.connectionUpdate('s1', { connection: 'open' });
+  await flush();
+  assert.deepEqual(seen, ['connected']);
+});

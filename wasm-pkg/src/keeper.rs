@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sessionkeeper_core::{
     Config, Connection, ConnectionUpdate, DeliveryOutcome, DisconnectError, ErrorOutput, Input, Keeper,
-    LastDisconnect,
+    LastDisconnect, Output,
 };
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
@@ -162,12 +162,27 @@ impl WasmKeeper {
         to_js(&outputs)
     }
 
-    /// Drains every pending output as a JSON array string.
+    /// Drains every pending output as a JSON array string. `skip` (optional) is a bit mask of
+    /// kinds nobody will look at, drained without being serialised: 1 `command`, 2
+    /// `sessionChanged`, 4 `breakerChanged`, 8 `deadLettered` (deliveries are never skipped).
     #[wasm_bindgen(js_name = pollOutputsJson)]
-    pub fn poll_outputs_json(&mut self) -> String {
+    pub fn poll_outputs_json(&mut self, skip: Option<u32>) -> String {
+        let skip = skip.unwrap_or(0);
         let mut outputs = Vec::new();
         while let Some(output) = self.inner.poll_output() {
-            outputs.push(output);
+            let bit = match &output {
+                Output::Deliver(_) => 0,
+                Output::Command(_) => 1,
+                Output::SessionChanged(_) => 2,
+                Output::BreakerChanged(_) => 4,
+                Output::DeadLettered(_) => 8,
+            };
+            if skip & bit == 0 {
+                outputs.push(output);
+            }
+        }
+        if outputs.is_empty() {
+            return "[]".into();
         }
         json(&outputs)
     }
