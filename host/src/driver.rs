@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sessionkeeper_core::{Ack, Command, Delivery, DeliveryOutcome, Input, Keeper, KeeperError, Output};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::HostClock;
+use crate::command_log::CommandLog;
 use crate::delivery::Deliverer;
 use crate::metrics::Metrics;
 use crate::store::{Job, StoreError, Writer};
@@ -111,7 +112,7 @@ impl DriverHandle {
 /// What a committed batch releases; runs on the store's writer thread.
 struct Release {
     replies: Vec<(Reply, Result<Ack, KeeperError>)>,
-    commands: Vec<Command>,
+    commands: Vec<(u64, Command)>,
     deliveries: Vec<Delivery>,
     entries: u64,
 }
@@ -122,8 +123,8 @@ pub struct Effects {
     pub runtime: tokio::runtime::Handle,
     /// Sends deliveries.
     pub deliverer: Deliverer,
-    /// `GET /commands` subscribers.
-    pub commands: broadcast::Sender<Command>,
+    /// `GET /commands`: recent commands and subscribers.
+    pub commands: Arc<CommandLog>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Cancelled when storage fails: the service stops (fail-stop; a restart recovers).
@@ -139,9 +140,9 @@ impl Effects {
                 for (reply, result) in release.replies {
                     let _ = reply.send(result.map_err(DriverError::from));
                 }
-                for command in release.commands {
+                for (id, command) in release.commands {
                     self.metrics.commands_published.fetch_add(1, Relaxed);
-                    let _ = self.commands.send(command);
+                    self.commands.publish(id, command);
                 }
                 for delivery in release.deliveries {
                     self.spawn_delivery(delivery);
@@ -179,6 +180,7 @@ pub struct Driver {
     writer: Writer,
     effects: Arc<Effects>,
     next_seq: u64,
+    next_command_id: u64,
     since_snapshot: u64,
     last_snapshot: Instant,
     snapshot_every: u64,
@@ -196,8 +198,8 @@ pub struct DriverParts {
     pub writer: Writer,
     /// Delivers to the backend.
     pub deliverer: Deliverer,
-    /// Where commands are published.
-    pub commands: broadcast::Sender<Command>,
+    /// Where commands are published (and numbered from).
+    pub commands: Arc<CommandLog>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Journal entries between snapshots.
@@ -212,7 +214,7 @@ pub struct DriverParts {
 struct Batch {
     entries: Vec<(u64, String)>,
     replies: Vec<(Reply, Result<Ack, KeeperError>)>,
-    commands: Vec<Command>,
+    commands: Vec<(u64, Command)>,
     deliveries: Vec<Delivery>,
 }
 
@@ -222,6 +224,7 @@ impl Driver {
     pub fn new(parts: DriverParts) -> (Self, DriverHandle) {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let (results_tx, results) = mpsc::unbounded_channel();
+        let next_command_id = parts.commands.next_id();
         let effects = Arc::new(Effects {
             runtime: tokio::runtime::Handle::current(),
             deliverer: parts.deliverer,
@@ -239,6 +242,7 @@ impl Driver {
             writer: parts.writer,
             effects,
             next_seq: parts.next_seq,
+            next_command_id,
             since_snapshot: 0,
             last_snapshot: Instant::now(),
             snapshot_every: parts.snapshot_every,
@@ -397,7 +401,8 @@ impl Driver {
                 }
                 Output::Command(c) => {
                     tracing::info!(session = %c.session_id, kind = ?c.kind, reason = %c.reason, "command");
-                    batch.commands.push(c);
+                    batch.commands.push((self.next_command_id, c));
+                    self.next_command_id += 1;
                 }
                 Output::SessionChanged(c) => {
                     tracing::debug!(session = %c.session_id, state = ?c.state, reason = ?c.reason, "session changed");
@@ -414,11 +419,17 @@ impl Driver {
     }
 
     fn flush(&mut self, batch: Batch) {
+        // Commands are stored with the entries that caused them, before anyone sees them.
+        let stored: Vec<(u64, String)> = batch
+            .commands
+            .iter()
+            .map(|(id, c)| (*id, serde_json::to_string(c).expect("commands serialise")))
+            .collect();
         if batch.entries.is_empty() {
             if batch.replies.is_empty() && batch.commands.is_empty() && batch.deliveries.is_empty() {
                 return;
             }
-            // Nothing to make durable (the startup batch after its snapshot).
+            // No entries to make durable (the startup batch after its snapshot).
             let release = Release {
                 replies: batch.replies,
                 commands: batch.commands,
@@ -429,6 +440,7 @@ impl Driver {
             // Still go through the writer so releases stay in order with earlier batches.
             self.writer.send(Job::Append {
                 entries: Vec::new(),
+                commands: stored,
                 then: Box::new(move |r| effects.release(release, r)),
             });
             return;
@@ -443,6 +455,7 @@ impl Driver {
         let effects = self.effects.clone();
         self.writer.send(Job::Append {
             entries: batch.entries,
+            commands: stored,
             then: Box::new(move |r| effects.release(release, r)),
         });
     }

@@ -106,7 +106,7 @@ mod tests {
                 None => reference.handle_timeout(*now),
             }
             while reference.poll_output().is_some() {}
-            store.append(&[(i as u64 + 1, entry(*now, input.clone()))]).unwrap();
+            store.append(&[(i as u64 + 1, entry(*now, input.clone()))], &[]).unwrap();
             if i == 1 {
                 store.save_snapshot(2, &reference.snapshot()).unwrap();
             }

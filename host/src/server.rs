@@ -6,20 +6,17 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{app, AppState};
+use crate::command_log::{CommandLog, KEEP};
 use crate::delivery::Deliverer;
 use crate::driver::{Driver, DriverHandle, DriverParts};
 use crate::metrics::Metrics;
 use crate::recovery::{recover, RecoveryError};
 use crate::settings::Settings;
 use crate::store::{Store, StoreError, Writer};
-
-/// Subscribers of `/commands` that fall this many commands behind are told they lagged.
-const COMMAND_BUFFER: usize = 4_096;
 
 /// Why the service could not start or stopped badly.
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +51,8 @@ pub struct Running {
     pub driver: DriverHandle,
     /// Counters.
     pub metrics: Arc<Metrics>,
-    /// The command channel.
-    pub commands: broadcast::Sender<sessionkeeper_core::Command>,
+    /// The `/commands` log.
+    pub commands: Arc<CommandLog>,
     /// What the keeper recovered at start (`restored`, `replayed`).
     pub recovered: (bool, u64),
     shutdown: CancellationToken,
@@ -93,9 +90,15 @@ pub async fn start(settings: Settings) -> Result<Running, ServerError> {
         tracing::info!(replayed = recovered.replayed, "state restored");
     }
     let recovered_info = (recovered.restored, recovered.replayed);
+    let mut recent = Vec::new();
+    for (id, text) in store.recent_commands(KEEP)? {
+        let command = serde_json::from_str(&text)
+            .map_err(|e| StoreError::Corrupt(format!("stored command {id}: {e}")))?;
+        recent.push((id, command));
+    }
+    let commands = Arc::new(CommandLog::new(recent));
     let (writer, writer_thread) = Writer::spawn(store);
     let metrics = Arc::new(Metrics::default());
-    let (commands, _) = broadcast::channel(COMMAND_BUFFER);
     let deliverer = Deliverer::new(&settings, metrics.clone())?;
     let fatal = CancellationToken::new();
     let (driver, handle) = Driver::new(DriverParts {

@@ -1,5 +1,7 @@
 //! Durable state in SQLite (WAL): the latest snapshot of the keeper plus a journal of every call
 //! made on it since (inputs and timer firings, with their `now`). Restore = snapshot + replay.
+//! The socket commands published on `/commands` are stored with the journal entries that caused
+//! them (the last [`crate::command_log::KEEP`]), so workers can catch up after a restart.
 //!
 //! Writes run on one dedicated thread ([`Writer`]) that commits batches of journal entries in
 //! one transaction (group commit) and only then runs the batch's continuation, which answers
@@ -58,7 +60,8 @@ impl Store {
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1),
-                 upto INTEGER NOT NULL, state TEXT NOT NULL);",
+                 upto INTEGER NOT NULL, state TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS commands (id INTEGER PRIMARY KEY, command TEXT NOT NULL);",
         )?;
         // Take the lock now rather than at the first write.
         conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")?;
@@ -94,8 +97,12 @@ impl Store {
         Ok(last)
     }
 
-    /// Appends entries in one transaction.
-    pub fn append(&mut self, entries: &[(u64, String)]) -> Result<(), StoreError> {
+    /// Appends journal entries and the commands they caused in one transaction.
+    pub fn append(
+        &mut self,
+        entries: &[(u64, String)],
+        commands: &[(u64, String)],
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt =
@@ -103,9 +110,23 @@ impl Store {
             for (seq, entry) in entries {
                 stmt.execute(params![*seq as i64, entry])?;
             }
+            let mut stmt =
+                tx.prepare_cached("INSERT OR REPLACE INTO commands (id, command) VALUES (?1, ?2)")?;
+            for (id, command) in commands {
+                stmt.execute(params![*id as i64, command])?;
+            }
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The last `keep` stored commands, oldest first.
+    pub fn recent_commands(&self, keep: usize) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, command FROM (SELECT id, command FROM commands ORDER BY id DESC LIMIT ?1) ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![keep as i64], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Stores a snapshot that includes every entry up to `upto` and drops those entries.
@@ -116,6 +137,10 @@ impl Store {
             params![upto as i64, state],
         )?;
         tx.execute("DELETE FROM journal WHERE seq <= ?1", params![upto as i64])?;
+        tx.execute(
+            "DELETE FROM commands WHERE id <= (SELECT MAX(id) FROM commands) - ?1",
+            params![crate::command_log::KEEP as i64],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -131,10 +156,12 @@ pub type Continuation = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 
 /// A job for the writer thread.
 pub enum Job {
-    /// Append entries, then run the continuation.
+    /// Append entries (and the commands they caused), then run the continuation.
     Append {
         /// `(seq, entry JSON)`.
         entries: Vec<(u64, String)>,
+        /// `(id, command JSON)`.
+        commands: Vec<(u64, String)>,
         /// Runs once the entries are committed (or failed to be).
         then: Continuation,
     },
@@ -194,13 +221,14 @@ fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
             },
         };
         match job {
-            Job::Append { mut entries, then } => {
+            Job::Append { mut entries, mut commands, then } => {
                 // Group commit: take the appends already waiting into the same transaction.
                 let mut thens = vec![then];
                 while thens.len() < MAX_GROUP {
                     match rx.try_recv() {
-                        Ok(Job::Append { entries: more, then }) => {
+                        Ok(Job::Append { entries: more, commands: more_commands, then }) => {
                             entries.extend(more);
+                            commands.extend(more_commands);
                             thens.push(then);
                         }
                         Ok(other) => {
@@ -210,7 +238,7 @@ fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
                         Err(_) => break,
                     }
                 }
-                let result = store.append(&entries);
+                let result = store.append(&entries, &commands);
                 if let Err(e) = &result {
                     tracing::error!(error = %e, "journal append failed");
                 }
@@ -239,7 +267,7 @@ mod tests {
     fn snapshot_truncates_and_replay_resumes_after_it() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
-        store.append(&[(1, "a".into()), (2, "b".into()), (3, "c".into())]).unwrap();
+        store.append(&[(1, "a".into()), (2, "b".into()), (3, "c".into())], &[]).unwrap();
         store.save_snapshot(2, "{state}").unwrap();
         drop(store);
         let store = Store::open(dir.path()).unwrap();
@@ -272,6 +300,7 @@ mod tests {
             let tx = tx.clone();
             writer.send(Job::Append {
                 entries: vec![(seq, format!("e{seq}"))],
+                commands: vec![(seq, format!("c{seq}"))],
                 then: Box::new(move |r| tx.send((seq, r.is_ok())).unwrap()),
             });
         }
@@ -279,6 +308,25 @@ mod tests {
         join.join().unwrap();
         let got: Vec<_> = rx.try_iter().collect();
         assert_eq!(got, (1..=100).map(|s| (s, true)).collect::<Vec<_>>());
-        assert_eq!(Store::open(dir.path()).unwrap().journal_len().unwrap(), 100);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.journal_len().unwrap(), 100);
+        assert_eq!(
+            store.recent_commands(3).unwrap(),
+            vec![(98, "c98".into()), (99, "c99".into()), (100, "c100".into())]
+        );
+    }
+
+    #[test]
+    fn commands_survive_a_snapshot_up_to_the_kept_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let keep = crate::command_log::KEEP as u64;
+        let commands: Vec<(u64, String)> = (1..=keep + 10).map(|id| (id, format!("c{id}"))).collect();
+        store.append(&[(1, "a".into())], &commands).unwrap();
+        store.save_snapshot(1, "{state}").unwrap();
+        let recent = store.recent_commands(usize::MAX >> 1).unwrap();
+        assert_eq!(recent.len() as u64, keep, "older commands pruned with the snapshot");
+        assert_eq!(recent[0].0, 11);
+        assert_eq!(recent.last().unwrap().0, keep + 10);
     }
 }

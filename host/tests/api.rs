@@ -244,3 +244,67 @@ async fn health_reports_pending_alert_over_the_limit() {
     assert_eq!(health["alerts"][0]["kind"], "pending_sessions", "{health}");
     host.stop().await;
 }
+
+/// Reads the next SSE event with data from `/commands`: its `id` and its JSON.
+async fn next_event(resp: &mut reqwest::Response, buf: &mut String) -> (Option<String>, Value) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let (mut id, mut data): (Option<String>, Option<String>) = (None, None);
+    loop {
+        while let Some(pos) = buf.find('\n') {
+            let line: String = buf.drain(..=pos).collect();
+            let line = line.trim_end();
+            if line.is_empty() {
+                if let Some(d) = data.take() {
+                    return (id.take(), serde_json::from_str::<Value>(&d).unwrap());
+                }
+                id = None;
+            } else if let Some(v) = line.strip_prefix("id:") {
+                id = Some(v.trim().to_owned());
+            } else if let Some(v) = line.strip_prefix("data:") {
+                data = Some(v.trim().to_owned());
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk()).await.expect("event in time").unwrap();
+        buf.push_str(std::str::from_utf8(&chunk.expect("stream open")).unwrap());
+    }
+}
+
+#[tokio::test]
+async fn commands_missed_while_away_are_replayed_after_last_event_id_across_a_restart() {
+    let backend = Backend::start(Mode::Ok).await;
+    let host = Host::start(&backend.url(), &[]).await;
+    host.add("a").await;
+    host.add("b").await;
+    // Nobody is listening when `a` is removed.
+    assert_eq!(host.req(Method::DELETE, "/sessions/a").send().await.unwrap().status(), 200);
+    let catch_up =
+        |host: &Host, after: &str| host.req(Method::GET, "/commands").header("Last-Event-ID", after);
+    let mut s = catch_up(&host, "0").send().await.unwrap();
+    let (id, cmd) = next_event(&mut s, &mut String::new()).await;
+    assert_eq!(
+        (id.as_deref(), cmd["type"].as_str(), cmd["sessionId"].as_str()),
+        (Some("1"), Some("close"), Some("a"))
+    );
+    drop(s);
+    let bad = catch_up(&host, "yesterday").send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+
+    // After a restart the command is still there, and ids go on from it.
+    let dir = host.stop().await;
+    let host = Host::start_in(dir, &backend.url(), &[]).await;
+    let mut from_zero = catch_up(&host, "0").send().await.unwrap();
+    let mut from_one = catch_up(&host, "1").send().await.unwrap();
+    assert_eq!(host.req(Method::DELETE, "/sessions/b").send().await.unwrap().status(), 200);
+    let (mut buf0, mut buf1) = (String::new(), String::new());
+    let (id, cmd) = next_event(&mut from_zero, &mut buf0).await;
+    assert_eq!((id.as_deref(), cmd["sessionId"].as_str()), (Some("1"), Some("a")));
+    let (id, cmd) = next_event(&mut from_zero, &mut buf0).await;
+    assert_eq!((id.as_deref(), cmd["sessionId"].as_str()), (Some("2"), Some("b")));
+    let (id, cmd) = next_event(&mut from_one, &mut buf1).await;
+    assert_eq!(
+        (id.as_deref(), cmd["sessionId"].as_str()),
+        (Some("2"), Some("b")),
+        "nothing before, nothing twice"
+    );
+    host.stop().await;
+}

@@ -1,5 +1,6 @@
 //! Crash safety with the real binary: SIGKILL while events stream in, restart on the same data
-//! directory, and every accepted item still reaches the backend (at least once).
+//! directory, and every accepted item still reaches the backend (at least once), and every
+//! acknowledged removal's `close` command is still on `/commands` for workers catching up.
 
 mod common;
 
@@ -12,8 +13,31 @@ use std::sync::{Arc, Mutex};
 use common::{eventually, Backend, Mode};
 use serde_json::{json, Value};
 
+/// The binary, killed when dropped (a failing assertion must not leave it running).
+struct Proc(Child);
+
+impl std::ops::Deref for Proc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts the binary; returns it and its base URL (read from its first stdout line).
-fn spawn(data_dir: &std::path::Path, backend: &str) -> (Child, String) {
+fn spawn(data_dir: &std::path::Path, backend: &str) -> (Proc, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sessionkeeper"))
         .args(["serve", "--port", "0", "--laravel-api-url", backend, "--data-dir"])
         .arg(data_dir)
@@ -27,7 +51,7 @@ fn spawn(data_dir: &std::path::Path, backend: &str) -> (Child, String) {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let addr =
         line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect(&line).to_owned();
-    (child, format!("http://{addr}"))
+    (Proc(child), format!("http://{addr}"))
 }
 
 async fn health(client: &reqwest::Client, base: &str) -> Option<Value> {
@@ -43,10 +67,12 @@ async fn sigkill_mid_stream_loses_no_accepted_item() {
 
     // Stream sessions and QRs in; remember what was acknowledged.
     let accepted_qrs = Arc::new(Mutex::new(BTreeSet::new()));
+    // Every 10th session is removed again: its `close` command must survive the crash.
+    let removed = Arc::new(Mutex::new(BTreeSet::new()));
     let acks = Arc::new(AtomicUsize::new(0));
     let poster = {
-        let (client, base, accepted_qrs, acks) =
-            (client.clone(), base.clone(), accepted_qrs.clone(), acks.clone());
+        let (client, base, accepted_qrs, removed, acks) =
+            (client.clone(), base.clone(), accepted_qrs.clone(), removed.clone(), acks.clone());
         tokio::spawn(async move {
             for i in 0..2_000 {
                 let id = format!("s{i}");
@@ -63,10 +89,20 @@ async fn sigkill_mid_stream_loses_no_accepted_item() {
                     .await;
                 match qr {
                     Ok(r) if r.status() == 200 => {
-                        accepted_qrs.lock().unwrap().insert(id);
+                        accepted_qrs.lock().unwrap().insert(id.clone());
                         acks.fetch_add(1, Ordering::SeqCst);
                     }
                     _ => return,
+                }
+                if i % 10 == 0 {
+                    match client.delete(format!("{base}/sessions/{id}")).send().await {
+                        // Its queued QR is purged by design; its `close` command is published.
+                        Ok(r) if r.status() == 200 => {
+                            accepted_qrs.lock().unwrap().remove(&id);
+                            removed.lock().unwrap().insert(id);
+                        }
+                        _ => return,
+                    }
                 }
             }
         })
@@ -76,7 +112,7 @@ async fn sigkill_mid_stream_loses_no_accepted_item() {
     child.wait().unwrap();
     poster.await.unwrap();
     let accepted = accepted_qrs.lock().unwrap().clone();
-    assert!(accepted.len() >= 200, "{}", accepted.len());
+    assert!(accepted.len() >= 150, "{}", accepted.len());
     assert!(accepted.len() < 2_000, "killed mid-stream");
     let before_restart = backend.received().len();
 
@@ -104,6 +140,34 @@ async fn sigkill_mid_stream_loses_no_accepted_item() {
     assert!(missing_qr.is_empty(), "QRs lost: {missing_qr:?}");
     assert!(missing_status.is_empty(), "statuses lost: {missing_status:?}");
     assert!(backend.received().len() > before_restart, "the restart delivered what was left");
+
+    // A worker catching up from the start gets the `close` of every removal acknowledged before
+    // the crash.
+    let removed = removed.lock().unwrap().clone();
+    assert!(!removed.is_empty());
+    let mut stream =
+        client.get(format!("{base}/commands")).header("Last-Event-ID", "0").send().await.unwrap();
+    let mut closed = BTreeSet::new();
+    let mut buf = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !removed.is_subset(&closed) {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("close commands missing: {:?}", removed.difference(&closed)))
+            .unwrap()
+            .expect("stream open");
+        buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(pos) = buf.find('\n') {
+            let line: String = buf.drain(..=pos).collect();
+            if let Some(data) = line.trim_end().strip_prefix("data:") {
+                let cmd: Value = serde_json::from_str(data.trim()).unwrap();
+                if cmd["type"] == "close" {
+                    closed.insert(cmd["sessionId"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+    }
+    drop(stream);
 
     // SIGTERM: orderly stop (exit 0), and the next start finds the state in its snapshot.
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();

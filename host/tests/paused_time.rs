@@ -41,7 +41,7 @@ async fn pending_timeout_runs_on_tokio_time() {
     let real_start = Instant::now();
     let update = serde_json::from_str(r#"{"qr":"2@alice"}"#).unwrap();
     running.driver.submit(Input::ConnectionUpdate { session_id: "alice".into(), update }).await.unwrap();
-    let command = commands.recv().await.unwrap();
+    let (_, command) = commands.recv().await.unwrap();
     assert_eq!(command.kind, CommandKind::Close);
     assert_eq!(&*command.session_id, "alice");
     assert!(virtual_start.elapsed() >= Duration::from_millis(120_000), "{:?}", virtual_start.elapsed());

@@ -13,10 +13,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{middleware, Router};
-use sessionkeeper_core::Command;
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use crate::command_log::CommandLog;
 use crate::driver::DriverHandle;
 use crate::metrics::Metrics;
 use crate::settings::Secret;
@@ -31,7 +30,7 @@ pub struct AppState {
     /// The keeper's driver.
     pub driver: DriverHandle,
     /// Commands for `GET /commands`.
-    pub commands: broadcast::Sender<Command>,
+    pub commands: Arc<CommandLog>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// When set, required on every endpoint but `/health`.

@@ -1,0 +1,104 @@
+//! The `/commands` log: every published socket command gets a sequence id (the SSE event id).
+//! The last [`KEEP`] are held in memory so a worker that reconnects with `Last-Event-ID` gets
+//! what it missed, and they are stored with the journal (same transaction) so commands issued
+//! just before a crash are still there after the restart.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use sessionkeeper_core::Command;
+use tokio::sync::broadcast;
+
+/// Commands kept for catching up (in memory and in the store).
+pub const KEEP: usize = 10_000;
+
+/// Subscribers that fall this many commands behind are told they lagged.
+const BUFFER: usize = 4_096;
+
+/// A command and its id.
+pub type Numbered = (u64, Command);
+
+/// Recent commands plus the live feed.
+pub struct CommandLog {
+    recent: Mutex<VecDeque<Numbered>>,
+    live: broadcast::Sender<Numbered>,
+}
+
+impl CommandLog {
+    /// A log holding `recent` (oldest first, as stored).
+    pub fn new(recent: Vec<Numbered>) -> Self {
+        let (live, _) = broadcast::channel(BUFFER);
+        let mut recent = VecDeque::from(recent);
+        while recent.len() > KEEP {
+            recent.pop_front();
+        }
+        Self { recent: Mutex::new(recent), live }
+    }
+
+    /// The id the next command gets.
+    pub fn next_id(&self) -> u64 {
+        self.recent.lock().expect("command log lock").back().map_or(1, |(id, _)| id + 1)
+    }
+
+    /// Publishes a command (already stored).
+    pub fn publish(&self, id: u64, command: Command) {
+        let mut recent = self.recent.lock().expect("command log lock");
+        recent.push_back((id, command.clone()));
+        if recent.len() > KEEP {
+            recent.pop_front();
+        }
+        // Sent under the lock, so a subscriber sees each command in its backlog or live, once.
+        let _ = self.live.send((id, command));
+    }
+
+    /// The live feed only.
+    pub fn subscribe(&self) -> broadcast::Receiver<Numbered> {
+        self.live.subscribe()
+    }
+
+    /// The kept commands after `after`, then the live feed from there on (no gap, no repeat).
+    pub fn subscribe_after(&self, after: u64) -> (Vec<Numbered>, broadcast::Receiver<Numbered>) {
+        let recent = self.recent.lock().expect("command log lock");
+        let live = self.live.subscribe();
+        let start = recent.partition_point(|(id, _)| *id <= after);
+        (recent.range(start..).cloned().collect(), live)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use sessionkeeper_core::CommandKind;
+
+    use super::*;
+
+    fn close(id: &str) -> Command {
+        Command { kind: CommandKind::Close, session_id: id.into(), reason: Cow::Borrowed("test"), at: 1 }
+    }
+
+    #[test]
+    fn catch_up_then_live_without_gap_or_repeat() {
+        let log = CommandLog::new(vec![(7, close("a")), (8, close("b"))]);
+        assert_eq!(log.next_id(), 9);
+        let (backlog, mut live) = log.subscribe_after(7);
+        assert_eq!(backlog.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![8]);
+        log.publish(9, close("c"));
+        assert_eq!(live.try_recv().unwrap().0, 9);
+        assert!(live.try_recv().is_err());
+        let (all, _) = log.subscribe_after(0);
+        assert_eq!(all.len(), 3);
+    }
+
+    #[test]
+    fn keeps_the_last_ones_only() {
+        let log = CommandLog::new(Vec::new());
+        assert_eq!(log.next_id(), 1);
+        for id in 1..=(KEEP as u64 + 5) {
+            log.publish(id, close("s"));
+        }
+        let (backlog, _) = log.subscribe_after(0);
+        assert_eq!(backlog.len(), KEEP);
+        assert_eq!(backlog[0].0, 6);
+    }
+}
