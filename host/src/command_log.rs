@@ -18,6 +18,16 @@ const BUFFER: usize = 4_096;
 /// A command and its id.
 pub type Numbered = (u64, Command);
 
+/// What a subscriber catching up gets.
+pub struct CatchUp {
+    /// Kept commands after the given id, oldest first.
+    pub backlog: Vec<Numbered>,
+    /// Everything published after them.
+    pub live: broadcast::Receiver<Numbered>,
+    /// Commands after the given id that are no longer kept.
+    pub missed: u64,
+}
+
 /// Recent commands plus the live feed.
 pub struct CommandLog {
     recent: Mutex<VecDeque<Numbered>>,
@@ -56,12 +66,15 @@ impl CommandLog {
         self.live.subscribe()
     }
 
-    /// The kept commands after `after`, then the live feed from there on (no gap, no repeat).
-    pub fn subscribe_after(&self, after: u64) -> (Vec<Numbered>, broadcast::Receiver<Numbered>) {
+    /// The kept commands after `after`, then the live feed from there on (no gap, no repeat),
+    /// and how many commands after `after` are no longer kept (ids are consecutive).
+    pub fn subscribe_after(&self, after: u64) -> CatchUp {
         let recent = self.recent.lock().expect("command log lock");
         let live = self.live.subscribe();
         let start = recent.partition_point(|(id, _)| *id <= after);
-        (recent.range(start..).cloned().collect(), live)
+        let backlog: Vec<Numbered> = recent.range(start..).cloned().collect();
+        let missed = backlog.first().map_or(0, |(first, _)| first.saturating_sub(after + 1));
+        CatchUp { backlog, live, missed }
     }
 }
 
@@ -81,13 +94,16 @@ mod tests {
     fn catch_up_then_live_without_gap_or_repeat() {
         let log = CommandLog::new(vec![(7, close("a")), (8, close("b"))]);
         assert_eq!(log.next_id(), 9);
-        let (backlog, mut live) = log.subscribe_after(7);
+        let CatchUp { backlog, mut live, missed } = log.subscribe_after(7);
         assert_eq!(backlog.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![8]);
+        assert_eq!(missed, 0);
         log.publish(9, close("c"));
         assert_eq!(live.try_recv().unwrap().0, 9);
         assert!(live.try_recv().is_err());
-        let (all, _) = log.subscribe_after(0);
-        assert_eq!(all.len(), 3);
+        assert_eq!(log.subscribe_after(0).backlog.len(), 3);
+        // Ids 1 to 6 came before what is kept.
+        assert_eq!(log.subscribe_after(0).missed, 6);
+        assert_eq!(log.subscribe_after(9).backlog.len(), 0);
     }
 
     #[test]
@@ -97,8 +113,9 @@ mod tests {
         for id in 1..=(KEEP as u64 + 5) {
             log.publish(id, close("s"));
         }
-        let (backlog, _) = log.subscribe_after(0);
-        assert_eq!(backlog.len(), KEEP);
-        assert_eq!(backlog[0].0, 6);
+        let catch_up = log.subscribe_after(0);
+        assert_eq!(catch_up.backlog.len(), KEEP);
+        assert_eq!(catch_up.backlog[0].0, 6);
+        assert_eq!(catch_up.missed, 5);
     }
 }

@@ -2,7 +2,8 @@
 //! the sockets. Each event's data is the command's JSON (`{type, sessionId, reason, at}`) and its
 //! id the command's sequence number; `?sessionId=` limits the stream to one session. A client
 //! that sends `Last-Event-ID` (browsers' EventSource does on reconnect) first gets the kept
-//! commands after that id (the last 10,000, across restarts), then the live ones.
+//! commands after that id (the last 10,000, across restarts), then the live ones; an event
+//! `lagged` `{"missed": n}` says n commands were lost to it (resync from `GET /sessions`).
 
 use std::convert::Infallible;
 
@@ -41,9 +42,12 @@ pub async fn commands(
                 .ok_or_else(|| AppError::bad_request("Last-Event-ID must be a command id (a number)"))?,
         ),
     };
-    let (backlog, live) = match last_seen {
-        Some(after) => state.commands.subscribe_after(after),
-        None => (Vec::new(), state.commands.subscribe()),
+    let (backlog, live, missed) = match last_seen {
+        Some(after) => {
+            let c = state.commands.subscribe_after(after);
+            (c.backlog, c.live, c.missed)
+        }
+        None => (Vec::new(), state.commands.subscribe(), 0),
     };
     let filter = query.session_id;
     let wanted = move |command: &Command| filter.as_ref().is_none_or(|id| **id == *command.session_id);
@@ -53,14 +57,20 @@ pub async fn commands(
     let live = BroadcastStream::new(live).filter_map(move |item| {
         let event = match item {
             Ok((id, command)) => wanted(&command).then(|| event(id, &command)),
-            Err(BroadcastStreamRecvError::Lagged(missed)) => {
-                Some(Event::default().event("lagged").data(format!("{{\"missed\":{missed}}}")))
-            }
+            Err(BroadcastStreamRecvError::Lagged(missed)) => Some(lagged(missed)),
         };
         std::future::ready(event.map(Ok))
     });
-    let stream = backlog.chain(live).take_until(state.shutdown.clone().cancelled_owned());
+    // Commands after `Last-Event-ID` that are no longer kept: the worker must resync, as when
+    // it lags behind the live feed.
+    let gap = (missed > 0).then(|| Ok(lagged(missed)));
+    let stream =
+        stream::iter(gap).chain(backlog).chain(live).take_until(state.shutdown.clone().cancelled_owned());
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn lagged(missed: u64) -> Event {
+    Event::default().event("lagged").data(format!("{{\"missed\":{missed}}}"))
 }
 
 fn event(id: u64, command: &Command) -> Event {
