@@ -1,19 +1,17 @@
-//! A hash map for the hot lookups (session by id, lane by key) that never shows its order.
+//! A hashed index for the hot lookups (session by id, lane by key).
 //!
 //! A `BTreeMap<String, _>` of 10k sessions costs about 14 string comparisons per lookup, several
-//! times per event; a hash lookup costs one hash and one comparison. Hash order differs between
-//! platforms (the hasher is word-size dependent) and would break the keeper's determinism, so
-//! this type has no unordered iteration: walks go through [`HashIndex::sorted`], and it
-//! serialises like a `BTreeMap` (same bytes, so snapshots do not depend on the map type).
-
-// The one place the core uses `HashMap`: lookups only, every walk is sorted first.
-#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
+//! times per event; a hash lookup costs one hash and one comparison. The index is an
+//! `IndexMap`: its entries sit in the order of the operations made on it, never in hash order
+//! (which differs between platforms, the hasher being word-size dependent), so nothing about it
+//! depends on hashing but speed. Walks still go through [`HashIndex::sorted`], in key order,
+//! and it serialises like a `BTreeMap` (same bytes, so snapshots do not depend on the map type).
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
 
+use indexmap::IndexMap;
 use rustc_hash::FxBuildHasher;
 use serde::de::{Deserialize, Deserializer};
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -21,12 +19,12 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 /// A hash map whose walks and serialisation are in key order.
 #[derive(Clone)]
 pub struct HashIndex<K, V> {
-    map: HashMap<K, V, FxBuildHasher>,
+    map: IndexMap<K, V, FxBuildHasher>,
 }
 
 impl<K, V> Default for HashIndex<K, V> {
     fn default() -> Self {
-        Self { map: HashMap::default() }
+        Self { map: IndexMap::default() }
     }
 }
 
@@ -74,7 +72,8 @@ impl<K: Hash + Eq + Ord, V> HashIndex<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.map.remove(key)
+        // Order is not kept (walks sort), so the O(1) removal will do.
+        self.map.swap_remove(key)
     }
 
     /// Number of entries.
@@ -128,7 +127,7 @@ where
     V: Deserialize<'de>,
 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Self { map: HashMap::deserialize(d)? })
+        Ok(Self { map: IndexMap::deserialize(d)? })
     }
 }
 
