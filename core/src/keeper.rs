@@ -11,7 +11,7 @@ use crate::clock::{soonest, Clock};
 use crate::config::Config;
 use crate::error::{validate_session_id, KeeperError};
 use crate::input::Input;
-use crate::output::{BreakerChange, Output};
+use crate::output::{BreakerChange, Output, QrBody, StatusBody};
 use crate::queue::{idempotency_key, ItemKind, LaneKey, NewItem, Payload, SyncQueue};
 use crate::rng::Jitter;
 use crate::session::{BackendStatus, Effect, SessionTable};
@@ -275,7 +275,7 @@ impl Keeper {
                     let item = NewItem {
                         lane: LaneKey::Session(handle),
                         coalesce_key: None,
-                        payload: Payload::Status { session_id, status, reason, at },
+                        payload: Payload::Status(StatusBody { session_id, status, reason, at }),
                     };
                     // Statuses are bounded by the sessions' transitions and must not be lost.
                     let _ = self.queue.enqueue(now, item, true, &self.config);
@@ -287,7 +287,7 @@ impl Keeper {
                     let item = NewItem {
                         lane: LaneKey::Qr(handle),
                         coalesce_key: Some(LaneKey::Qr(handle)),
-                        payload: Payload::Qr { session_id, qr, at },
+                        payload: Payload::Qr(QrBody { session_id, qr, at }),
                     };
                     let _ = self.queue.enqueue(now, item, true, &self.config);
                 }

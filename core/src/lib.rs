@@ -69,7 +69,10 @@ pub use config::{Config, ConfigError, PacingMode};
 pub use error::{validate_session_id, KeeperError, MAX_SESSION_ID_LEN};
 pub use input::{DeliveryOutcome, Input};
 pub use keeper::{Ack, Keeper, MAX_PATH_LEN, MAX_QR_LEN, SNAPSHOT_VERSION};
-pub use output::{Body, BreakerChange, Command, CommandKind, DeadLetter, Delivery, Output, SessionChange};
+pub use output::{
+    Body, BreakerChange, Command, CommandKind, DeadLetter, Delivery, Output, QrBody, SessionChange,
+    StatusBody,
+};
 pub use retry_after::parse_retry_after;
 pub use rng::Jitter;
 pub use session::{BackendStatus, SessionState};

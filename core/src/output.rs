@@ -3,8 +3,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use serde::ser::SerializeMap;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::breaker::BreakerState;
 use crate::session::{BackendStatus, SessionState};
@@ -50,31 +49,43 @@ pub struct Delivery {
     pub session_id: Option<Arc<str>>,
 }
 
-/// A delivery's JSON body. QRs and statuses are kept typed (their strings shared with the
-/// queue), so dispatching one builds no JSON tree; it serialises to the same JSON object as
-/// [`Body::to_value`], keys in sorted order.
-#[derive(Debug, Clone)]
+/// `{at, qr, sessionId}`, the body of a QR for `/qr` (the fields are in key order: that is the
+/// JSON). The queue keeps it as is and a delivery shares its strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QrBody {
+    /// When Baileys produced it (unix ms).
+    pub at: u64,
+    /// The QR string (shared with the session's last QR).
+    pub qr: Arc<str>,
+    /// Session (shared with the session table).
+    pub session_id: Arc<str>,
+}
+
+/// `{at, reason?, sessionId, status}`, the body of a status for `/status` (fields in key order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusBody {
+    /// When it happened (unix ms).
+    pub at: u64,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Cow<'static, str>>,
+    /// Session (shared with the session table).
+    pub session_id: Arc<str>,
+    /// The status.
+    pub status: BackendStatus,
+}
+
+/// A delivery's JSON body. QRs and statuses are kept typed, so dispatching one builds no JSON
+/// tree; it serialises to the same JSON object as [`Body::to_value`], keys in sorted order.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
 pub enum Body {
-    /// `{at, qr, sessionId}` for `/qr`.
-    Qr {
-        /// Session.
-        session_id: Arc<str>,
-        /// The QR string.
-        qr: Arc<str>,
-        /// When Baileys produced it (unix ms).
-        at: u64,
-    },
-    /// `{at, reason?, sessionId, status}` for `/status`.
-    Status {
-        /// Session.
-        session_id: Arc<str>,
-        /// The status.
-        status: BackendStatus,
-        /// Why.
-        reason: Option<Cow<'static, str>>,
-        /// When it happened (unix ms).
-        at: u64,
-    },
+    /// A QR.
+    Qr(QrBody),
+    /// A status.
+    Status(StatusBody),
     /// The gateway's own body, as given.
     Json(serde_json::Value),
 }
@@ -95,31 +106,6 @@ impl PartialEq for Body {
         match (self, other) {
             (Self::Json(a), Self::Json(b)) => a == b,
             _ => self.to_value() == other.to_value(),
-        }
-    }
-}
-
-impl Serialize for Body {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Self::Qr { session_id, qr, at } => {
-                let mut m = s.serialize_map(Some(3))?;
-                m.serialize_entry("at", at)?;
-                m.serialize_entry("qr", qr)?;
-                m.serialize_entry("sessionId", session_id)?;
-                m.end()
-            }
-            Self::Status { session_id, status, reason, at } => {
-                let mut m = s.serialize_map(Some(3 + usize::from(reason.is_some())))?;
-                m.serialize_entry("at", at)?;
-                if let Some(reason) = reason {
-                    m.serialize_entry("reason", reason)?;
-                }
-                m.serialize_entry("sessionId", session_id)?;
-                m.serialize_entry("status", status.as_str())?;
-                m.end()
-            }
-            Self::Json(v) => v.serialize(s),
         }
     }
 }
@@ -226,22 +212,26 @@ mod tests {
 
     #[test]
     fn typed_bodies_serialise_like_their_json() {
-        let qr = Body::Qr { session_id: "s1".into(), qr: "2@abc".into(), at: 7 };
+        let qr = Body::Qr(QrBody { session_id: "s1".into(), qr: "2@abc".into(), at: 7 });
         assert_eq!(serde_json::to_string(&qr).unwrap(), r#"{"at":7,"qr":"2@abc","sessionId":"s1"}"#);
-        let status = Body::Status {
+        let status = Body::Status(StatusBody {
             session_id: "s1".into(),
             status: BackendStatus::Disconnected,
             reason: Some("closed (428)".into()),
             at: 9,
-        };
+        });
         let json = serde_json::to_string(&status).unwrap();
         assert_eq!(json, r#"{"at":9,"reason":"closed (428)","sessionId":"s1","status":"disconnected"}"#);
         let back: Body = serde_json::from_str(&json).unwrap();
         assert!(matches!(back, Body::Json(_)));
         assert_eq!(back, status, "equal by JSON");
         assert_eq!(status.to_value()["status"], "disconnected");
-        let bare =
-            Body::Status { session_id: "s".into(), status: BackendStatus::Connected, reason: None, at: 1 };
+        let bare = Body::Status(StatusBody {
+            session_id: "s".into(),
+            status: BackendStatus::Connected,
+            reason: None,
+            at: 1,
+        });
         assert_eq!(serde_json::to_string(&bare).unwrap(), r#"{"at":1,"sessionId":"s","status":"connected"}"#);
     }
 }

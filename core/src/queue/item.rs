@@ -9,8 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::lane_key::LaneKey;
-use crate::output::Body;
-use crate::session::BackendStatus;
+use crate::output::{Body, QrBody, StatusBody};
 
 /// What an item is, which decides coalescing and purging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,27 +27,10 @@ pub enum ItemKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Payload {
-    /// `POST /qr {sessionId, qr, qrImage, at}`.
-    Qr {
-        /// Session (shared with the session table: queueing does not copy it).
-        session_id: Arc<str>,
-        /// The QR string (shared with the session's last QR).
-        qr: Arc<str>,
-        /// When Baileys produced it.
-        at: u64,
-    },
-    /// `POST /status {sessionId, status, reason?, at}`.
-    Status {
-        /// Session (shared with the session table).
-        session_id: Arc<str>,
-        /// The status.
-        status: BackendStatus,
-        /// Why.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        reason: Option<Cow<'static, str>>,
-        /// When it happened.
-        at: u64,
-    },
+    /// `POST /qr {at, qr, sessionId}` (plus `qrImage`, rendered at dispatch).
+    Qr(QrBody),
+    /// `POST /status {at, reason?, sessionId, status}`.
+    Status(StatusBody),
     /// The gateway's own call (boxed parts: QRs and statuses, the bulk of a queue, stay small).
     Custom {
         /// Path under the backend URL.
@@ -74,7 +56,9 @@ impl Payload {
     /// The session it belongs to.
     pub fn session_id(&self) -> Option<&Arc<str>> {
         match self {
-            Self::Qr { session_id, .. } | Self::Status { session_id, .. } => Some(session_id),
+            Self::Qr(QrBody { session_id, .. }) | Self::Status(StatusBody { session_id, .. }) => {
+                Some(session_id)
+            }
             Self::Custom { session_id, .. } => session_id.as_ref(),
         }
     }
@@ -92,15 +76,8 @@ impl Payload {
     /// payload's strings.
     pub fn body(&self) -> Body {
         match self {
-            Self::Qr { session_id, qr, at } => {
-                Body::Qr { session_id: session_id.clone(), qr: qr.clone(), at: *at }
-            }
-            Self::Status { session_id, status, reason, at } => Body::Status {
-                session_id: session_id.clone(),
-                status: *status,
-                reason: reason.clone(),
-                at: *at,
-            },
+            Self::Qr(qr) => Body::Qr(qr.clone()),
+            Self::Status(status) => Body::Status(status.clone()),
             Self::Custom { body, .. } => Body::Json((**body).clone()),
         }
     }
@@ -108,7 +85,7 @@ impl Payload {
     /// The QR to render into `qrImage`.
     pub fn render_qr(&self) -> Option<&Arc<str>> {
         match self {
-            Self::Qr { qr, .. } => Some(qr),
+            Self::Qr(QrBody { qr, .. }) => Some(qr),
             _ => None,
         }
     }

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use sessionkeeper_core::{
     Body, BreakerState, CommandKind, Config, ConnectionUpdate, DeliveryOutcome, Input, Keeper, Output,
-    PacingMode, SessionState,
+    PacingMode, QrBody, SessionState, StatusBody,
 };
 
 use super::{qr_index, Action, Books, BreakerLevel, Payload, PolicyModel, Probe};
@@ -79,11 +79,11 @@ impl KeeperPolicy {
                 Output::Deliver(d) => {
                     let session = d.session_id.as_deref().unwrap_or_default().to_owned();
                     let payload = match &d.body {
-                        Body::Qr { qr, .. } => {
+                        Body::Qr(QrBody { qr, .. }) => {
                             debug_assert!(qr_index(qr).is_some(), "QR strings are the simulator's");
                             Payload::Qr { session, qr: qr.to_string() }
                         }
-                        Body::Status { status, .. } => {
+                        Body::Status(StatusBody { status, .. }) => {
                             Payload::Status { session, status: status.as_str().to_owned() }
                         }
                         Body::Json(_) => Payload::Status { session, status: String::new() },
