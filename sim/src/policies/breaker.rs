@@ -10,7 +10,7 @@
 //! opening, so one failure in HALF_OPEN opens it again; late results are not told apart. Every
 //! outcome that is not 2xx (429 included) is a failure.
 
-use super::BreakerLevel;
+use super::{Books, BreakerLevel};
 
 /// The seed's breaker.
 #[derive(Debug, Clone)]
@@ -88,6 +88,19 @@ impl NaiveBreaker {
     /// (opens, reopens).
     pub fn counts(&self) -> (u64, u64) {
         (self.opens, self.reopens)
+    }
+
+    /// The books of a seed policy using this breaker (the seed never supersedes a QR).
+    pub fn books(&self, status_dropped: u64, qr_dropped: u64, items_outstanding: u64) -> Books {
+        let (breaker_opens, breaker_reopens) = self.counts();
+        Books {
+            breaker_opens,
+            breaker_reopens,
+            qr_superseded: 0,
+            status_dropped,
+            qr_dropped,
+            items_outstanding,
+        }
     }
 
     /// Transitions since the last call.

@@ -250,14 +250,10 @@ impl PolicyModel for SeedAfter {
     }
 
     fn books(&self) -> Books {
-        let (opens, reopens) = self.breaker.counts();
-        Books {
-            breaker_opens: opens,
-            breaker_reopens: reopens,
-            qr_superseded: 0,
-            status_dropped: self.status_dropped,
-            qr_dropped: self.qr_dropped,
-            items_outstanding: (self.queue.len() + self.flights.len()) as u64,
-        }
+        self.breaker.books(
+            self.status_dropped,
+            self.qr_dropped,
+            (self.queue.len() + self.flights.len()) as u64,
+        )
     }
 }

@@ -159,14 +159,6 @@ impl PolicyModel for SeedBefore {
     }
 
     fn books(&self) -> Books {
-        let (opens, reopens) = self.breaker.counts();
-        Books {
-            breaker_opens: opens,
-            breaker_reopens: reopens,
-            qr_superseded: 0,
-            status_dropped: self.status_dropped,
-            qr_dropped: self.qr_dropped,
-            items_outstanding: self.flights.len() as u64,
-        }
+        self.breaker.books(self.status_dropped, self.qr_dropped, self.flights.len() as u64)
     }
 }
