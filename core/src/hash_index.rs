@@ -88,6 +88,12 @@ impl<K: Hash + Eq + Ord, V> HashIndex<K, V> {
         self.map.is_empty()
     }
 
+    /// Every value, in the order of the operations made on the index (deterministic, but not
+    /// kept across a snapshot): for folds whose result does not depend on order, like counts.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.map.values()
+    }
+
     /// Every entry, in key order (O(n log n): for views, cleanups and snapshots, not hot paths).
     pub fn sorted(&self) -> Vec<(&K, &V)> {
         let mut entries: Vec<(&K, &V)> = self.map.iter().collect();

@@ -384,20 +384,25 @@ impl Keeper {
     /// Rebuilds a keeper from [`Self::snapshot`]. Call `handle(now, Input::Restarted)` after a
     /// crash so requests that were in flight are sent again.
     pub fn restore(snapshot: &str) -> Result<Self, KeeperError> {
-        // The version first: an older layout would otherwise fail with a parse error instead.
+        // A snapshot of another version usually fails to parse as this one: name the version
+        // then, not the parse error deep inside it.
         #[derive(Deserialize)]
         struct Version {
             version: u32,
         }
-        let Version { version } =
-            serde_json::from_str(snapshot).map_err(|e| KeeperError::Snapshot(e.to_string()))?;
-        if version != SNAPSHOT_VERSION {
-            return Err(KeeperError::Snapshot(format!(
+        let wrong_version = |version: u32| {
+            KeeperError::Snapshot(format!(
                 "version {version} is not {SNAPSHOT_VERSION} (snapshots of other versions are not migrated)"
-            )));
-        }
+            ))
+        };
         let mut keeper: Keeper =
-            serde_json::from_str(snapshot).map_err(|e| KeeperError::Snapshot(e.to_string()))?;
+            serde_json::from_str(snapshot).map_err(|e| match serde_json::from_str::<Version>(snapshot) {
+                Ok(Version { version }) if version != SNAPSHOT_VERSION => wrong_version(version),
+                _ => KeeperError::Snapshot(e.to_string()),
+            })?;
+        if keeper.version != SNAPSHOT_VERSION {
+            return Err(wrong_version(keeper.version));
+        }
         keeper.config.validate()?;
         keeper.sessions.repair_timers(&keeper.config);
         Ok(keeper)

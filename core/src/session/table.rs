@@ -636,7 +636,7 @@ impl SessionTable {
     /// (connected, pending, reconnecting) counts.
     pub fn census(&self) -> (usize, usize, usize) {
         let mut c = (0, 0, 0);
-        for (_, s) in self.sessions.sorted() {
+        for s in self.sessions.values() {
             match s.state {
                 SessionState::Connected => c.0 += 1,
                 SessionState::Reconnecting => c.2 += 1,
