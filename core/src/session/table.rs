@@ -199,11 +199,8 @@ impl SessionTable {
     /// Drops cancelled timers from the fronts so `poll_timeout` is exact. Ends every public
     /// method that changes sessions.
     fn settle(&mut self, config: &Config) {
-        let sessions = &self.sessions;
-        let inactive = config.inactive_session_timeout;
-        self.timers.settle(sessions.len(), |kind, at, h| {
-            sessions.get(&h).is_some_and(|s| s.has_timer(kind, at, inactive))
-        });
+        let live = live_timers(&self.sessions, config.inactive_session_timeout);
+        self.timers.settle(self.sessions.len(), live);
     }
 
     /// After a restore: inactivity deadlines follow `inactiveSessionTimeout`, which a restart
@@ -222,8 +219,7 @@ impl SessionTable {
         if missing.is_empty() {
             return;
         }
-        let sessions = &self.sessions;
-        self.timers.compact(|kind, at, h| sessions.get(&h).is_some_and(|s| s.has_timer(kind, at, inactive)));
+        self.timers.compact(live_timers(&self.sessions, inactive));
         for (at, h) in missing {
             self.timers.add(TimerKind::Inactive, at, h);
         }
@@ -658,6 +654,14 @@ impl SessionTable {
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.ids.sorted().into_iter().map(|(id, _)| &**id)
     }
+}
+
+/// Whether a timer entry is still its session's live one.
+fn live_timers(
+    sessions: &HashIndex<u64, Session>,
+    inactive_timeout: u64,
+) -> impl Fn(TimerKind, u64, u64) -> bool + '_ {
+    move |kind, at, h| sessions.get(&h).is_some_and(|s| s.has_timer(kind, at, inactive_timeout))
 }
 
 fn changed(id: &Arc<str>, state: SessionState, reason: Option<Cow<'static, str>>, at: u64) -> Effect {

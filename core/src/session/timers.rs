@@ -53,12 +53,12 @@ impl Timers {
     /// Drops dead entries at the fronts, so [`Self::next`] is exact, and compacts a FIFO whose
     /// entries outnumber twice the sessions, so dead entries cannot pile up.
     pub fn settle(&mut self, live_sessions: usize, is_live: impl Fn(TimerKind, u64, u64) -> bool) {
+        if self.pending.len().max(self.inactive.len()) > 2 * live_sessions + 64 {
+            self.compact(&is_live);
+        }
         for (kind, fifo) in
             [(TimerKind::PendingExpiry, &mut self.pending), (TimerKind::Inactive, &mut self.inactive)]
         {
-            if fifo.len() > 2 * live_sessions + 64 {
-                fifo.retain(|&(at, h)| is_live(kind, at, h));
-            }
             while let Some(&(at, h)) = fifo.front() {
                 if is_live(kind, at, h) {
                     break;
