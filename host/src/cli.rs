@@ -1,4 +1,4 @@
-//! The command line: `sessionkeeper [serve] [flags]` and `sessionkeeper sim [args...]`.
+//! The command line: `sessionkeeper [serve] [flags]`.
 
 use std::path::PathBuf;
 
@@ -21,13 +21,6 @@ pub struct Cli {
 pub enum Command {
     /// Run the service (the default).
     Serve(ServeArgs),
-    /// Run the policy simulator (arguments are passed to it; try `sim --help`).
-    #[command(disable_help_flag = true)]
-    Sim {
-        /// Arguments of the simulator.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
 }
 
 /// Flags of `serve`. Every configuration key can also come from `--config` (TOML) or an

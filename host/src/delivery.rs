@@ -10,7 +10,6 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use sessionkeeper_core::{Delivery, DeliveryOutcome};
 
 use crate::metrics::{Metrics, OutcomeLabel};
-use crate::render;
 use crate::settings::{Secret, Settings};
 use crate::signing;
 
@@ -91,7 +90,7 @@ impl Deliverer {
             return Ok(hit.clone());
         }
         let owned = qr.to_owned();
-        let url: Arc<str> = tokio::task::spawn_blocking(move || render::png_data_url(&owned))
+        let url: Arc<str> = tokio::task::spawn_blocking(move || sessionkeeper_qr::png_data_url(&owned))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?

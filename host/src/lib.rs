@@ -22,7 +22,6 @@ pub mod driver;
 pub mod logging;
 pub mod metrics;
 pub mod recovery;
-pub mod render;
 pub mod server;
 pub mod settings;
 pub mod signing;

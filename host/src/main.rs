@@ -1,4 +1,5 @@
-//! The `sessionkeeper` binary: `serve` (default) runs the service, `sim` the simulator.
+//! The `sessionkeeper` binary: `serve` (the default) runs the service. The simulator is its own
+//! binary (`sessionkeeper-sim`), so the service carries none of its code.
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -15,7 +16,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Sim { args }) => run_sim(args),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     };
@@ -26,11 +26,6 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-fn run_sim(args: Vec<String>) -> anyhow::Result<()> {
-    sessionkeeper_sim::run_cli(args)?;
-    Ok(())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -1,12 +1,12 @@
 'use strict';
-// Renders QR strings for `body.qrImage` (at dispatch) and for `GET /sessions/{id}/qr`.
+// Renders QR strings for `body.qrImage` (at dispatch) and for `GET /sessions/{id}/qr`, with the
+// host's renderer compiled into the wasm core: the same bytes from either edge.
 
 const wasm = require('./wasm');
-const { modulesToPng } = require('./png');
 
 /** PNG bytes of a QR string. */
 function qrPng(qr) {
-  return modulesToPng(wasm.renderQrModules(qr));
+  return Buffer.from(wasm.renderQrPng(qr));
 }
 
 /** SVG document of a QR string. */

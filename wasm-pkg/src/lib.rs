@@ -21,4 +21,4 @@ mod types;
 
 pub use convert::{error_code, parse_now};
 pub use keeper::WasmKeeper;
-pub use qr::{qr_modules, qr_modules_js, render_qr_svg, render_qr_svg_js};
+pub use qr::{render_qr_png_js, render_qr_svg_js};

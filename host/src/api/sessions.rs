@@ -12,7 +12,6 @@ use sessionkeeper_core::{validate_session_id, ConnectionUpdate, Input, SessionsV
 
 use super::error::{json_body, AppError};
 use super::AppState;
-use crate::render;
 
 /// `POST /sessions` body.
 #[derive(Debug, Deserialize)]
@@ -105,14 +104,13 @@ pub async fn qr(
         return Err(AppError::not_found(format!("unknown session `{session_id}`")));
     }
     let qr = qr.ok_or_else(|| AppError::not_found(format!("no QR for session `{session_id}`")))?;
-    let render_err = |e: render::RenderError| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    let render_err =
+        |e: sessionkeeper_qr::RenderError| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
     Ok(match format.as_str() {
-        "png" => {
-            ([(header::CONTENT_TYPE, "image/png")], render::png(&qr, 8).map_err(render_err)?).into_response()
-        }
-        "svg" => {
-            ([(header::CONTENT_TYPE, "image/svg+xml")], render::svg(&qr).map_err(render_err)?).into_response()
-        }
+        "png" => ([(header::CONTENT_TYPE, "image/png")], sessionkeeper_qr::png(&qr).map_err(render_err)?)
+            .into_response(),
+        "svg" => ([(header::CONTENT_TYPE, "image/svg+xml")], sessionkeeper_qr::svg(&qr).map_err(render_err)?)
+            .into_response(),
         _ => Json(json!({ "sessionId": session_id, "qr": qr })).into_response(),
     })
 }
