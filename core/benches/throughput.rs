@@ -69,7 +69,7 @@ fn keeper_with(n: usize, steady: bool) -> Keeper {
     }
     let mut k = Keeper::new(config).unwrap();
     for i in 0..n {
-        k.handle(T0, Input::AddSession { session_id: id(i) }).unwrap();
+        k.handle(T0, Input::AddSession { session_id: id(i), meta: None }).unwrap();
     }
     while k.poll_output().is_some() {}
     k

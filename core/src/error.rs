@@ -31,6 +31,32 @@ pub enum KeeperError {
     Snapshot(String),
 }
 
+impl KeeperError {
+    /// The variant's name, the `code` every edge reports (JS `KeeperError.code`, logs, metrics).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownSession(_) => "UnknownSession",
+            Self::SessionExists(_) => "SessionExists",
+            Self::InvalidSessionId(_) => "InvalidSessionId",
+            Self::QueueFull { .. } => "QueueFull",
+            Self::InvalidItem(_) => "InvalidItem",
+            Self::Config(_) => "Config",
+            Self::Snapshot(_) => "Snapshot",
+        }
+    }
+
+    /// The HTTP status both edges answer it with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::UnknownSession(_) => 404,
+            Self::SessionExists(_) => 409,
+            Self::InvalidSessionId(_) | Self::InvalidItem(_) => 400,
+            Self::QueueFull { .. } => 503,
+            Self::Config(_) | Self::Snapshot(_) => 500,
+        }
+    }
+}
+
 /// Longest accepted session id.
 pub const MAX_SESSION_ID_LEN: usize = 128;
 

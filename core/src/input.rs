@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::baileys::ConnectionUpdate;
+use crate::breaker::OutcomeClass;
+use crate::meta::Meta;
 
 /// One thing that happened, fed through [`crate::Keeper::handle`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,6 +16,10 @@ pub enum Input {
     AddSession {
         /// The session's id.
         session_id: String,
+        /// The gateway's own fields (a phone number, a tenant), sent in every `/qr` and
+        /// `/status` body of the session as `meta`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        meta: Option<Meta>,
     },
     /// An operator removed a session; its socket is closed and the backend told `removed`.
     RemoveSession {
@@ -51,14 +57,14 @@ pub enum Input {
         session_id: Option<String>,
     },
     /// Operator command: remove sessions that are neither connected nor pending and have been
-    /// idle (no event) for at least `idleForMs` (default 0: all of them).
+    /// idle (no event) for at least `idleForMs` (default `inactiveSessionTimeout`).
     CleanupInactive {
         /// Minimum idle time.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         idle_for_ms: Option<u64>,
     },
     /// Operator command: expire pending sessions whose episode started at least `olderThanMs`
-    /// ago (default 0: all of them).
+    /// ago (default `pendingSessionTimeout`: a login in progress is never cut short).
     CleanupPending {
         /// Minimum episode age.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,4 +95,25 @@ pub enum DeliveryOutcome {
         #[serde(default)]
         message: String,
     },
+}
+
+impl DeliveryOutcome {
+    /// What the answer means for the breaker, the pacer and the item; every edge counts
+    /// outcomes by this class, so metrics and decisions cannot disagree.
+    ///
+    /// 2xx success; 429, and 503 with `Retry-After`, throttled; other 4xx and 3xx (redirects
+    /// are never followed: the request as sent was not taken) rejected; 5xx, 1xx, timeouts and
+    /// connection errors failures.
+    pub fn class(&self) -> OutcomeClass {
+        match self {
+            Self::Response { status, retry_after } => match *status {
+                200..=299 => OutcomeClass::Success,
+                429 => OutcomeClass::Throttled,
+                503 if retry_after.is_some() => OutcomeClass::Throttled,
+                300..=499 => OutcomeClass::Rejected,
+                _ => OutcomeClass::Failure,
+            },
+            Self::Timeout | Self::NetworkError { .. } => OutcomeClass::Failure,
+        }
+    }
 }

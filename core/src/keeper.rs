@@ -1,7 +1,7 @@
 //! The facade: one `Keeper` owning the session table, the breaker and the sync queue.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -15,14 +15,26 @@ use crate::output::{BreakerChange, Output, QrBody, StatusBody};
 use crate::queue::{idempotency_key, ItemKind, LaneKey, NewItem, Payload, SyncQueue};
 use crate::rng::Jitter;
 use crate::session::{BackendStatus, Effect, SessionTable};
-use crate::views::{Alert, HealthView, SessionsView};
+use crate::views::{Alert, AlertKind, HealthStatus, HealthView, SessionsView};
 
-/// Snapshot format version; bumped on incompatible changes.
-pub const SNAPSHOT_VERSION: u32 = 2;
+/// Snapshot format version; bumped on incompatible changes. Version 2 snapshots are migrated.
+pub const SNAPSHOT_VERSION: u32 = 3;
+/// The older snapshot version [`Keeper::restore`] migrates.
+const MIGRATED_VERSION: u32 = 2;
+
+/// FNV-1a, 64 bits: the same number on every target (a std hasher is not).
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 /// Longest QR string accepted (Baileys' are about 240 characters).
 pub const MAX_QR_LEN: usize = 4_096;
 /// Longest custom path accepted.
 pub const MAX_PATH_LEN: usize = 512;
+/// Longest coalescing key of an `Enqueue`.
+pub const MAX_KEY_LEN: usize = 200;
+/// Longest operator reason of a `RemoveSession`.
+pub const MAX_REASON_LEN: usize = 200;
 
 /// What `handle` answers besides outputs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,26 +70,46 @@ pub struct Keeper {
     queue: SyncQueue,
     jitter: Jitter,
     outputs: VecDeque<Output>,
+    /// The newest QR of each session whose earlier statuses (its `pending` first of all) have
+    /// not reached the backend yet: a backend finds the pending row before the QR, always.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    held_qrs: BTreeMap<u64, QrBody>,
     /// Scratch for a transition's effects, kept so handling an input does not allocate it.
     #[serde(skip)]
     fx: Vec<Effect>,
 }
 
 impl Keeper {
-    /// A keeper with a validated config.
+    /// A keeper with a validated config and incarnation 0 (tests, simulations). An edge that
+    /// talks to a real backend uses [`Self::with_incarnation`].
     pub fn new(config: Config) -> Result<Self, KeeperError> {
+        Self::with_incarnation(config, 0)
+    }
+
+    /// A keeper whose idempotency keys carry `incarnation`: a number the edge draws at random
+    /// on the keeper's first start, so a keeper started without its old state never reuses a
+    /// key the backend has seen. It is kept in the snapshot.
+    pub fn with_incarnation(config: Config, incarnation: u64) -> Result<Self, KeeperError> {
         config.validate()?;
+        let mut queue = SyncQueue::new(&config);
+        queue.set_incarnation(incarnation);
         Ok(Self {
             version: SNAPSHOT_VERSION,
-            queue: SyncQueue::new(&config),
+            queue,
             jitter: Jitter::new(config.seed),
             config,
             clock: Clock::default(),
             sessions: SessionTable::default(),
             breaker: CircuitBreaker::new(),
             outputs: VecDeque::new(),
+            held_qrs: BTreeMap::new(),
             fx: Vec::new(),
         })
+    }
+
+    /// The incarnation in this keeper's idempotency keys.
+    pub fn incarnation(&self) -> u64 {
+        self.queue.incarnation()
     }
 
     /// The config.
@@ -85,8 +117,8 @@ impl Keeper {
         &self.config
     }
 
-    /// Feeds one input at `now`. Timers due by `now` fire first. On error nothing changed
-    /// (except that due timers fired).
+    /// Feeds one input at `now`. Timers due by `now` fire first. On error the input changed
+    /// nothing: the call had exactly the effect of `handle_timeout(now)`.
     pub fn handle(&mut self, now: u64, input: Input) -> Result<Ack, KeeperError> {
         let now = self.clock.advance(now);
         self.fire_timers(now);
@@ -128,27 +160,32 @@ impl Keeper {
         // Errors return before any effect, so a buffer lost on them is empty.
         let mut fx = std::mem::take(&mut self.fx);
         let ack = match input {
-            Input::AddSession { session_id } => {
+            Input::AddSession { session_id, meta } => {
                 validate_session_id(&session_id)?;
+                if let Some(meta) = &meta {
+                    meta.validate()?;
+                }
                 if self.sessions.contains(&session_id) {
                     return Err(KeeperError::SessionExists(session_id));
                 }
-                self.sessions.add(&session_id, now, &self.config, &mut fx);
+                self.sessions.add(&session_id, meta, now, &self.config, &mut fx);
                 Ack::Accepted
             }
             Input::RemoveSession { session_id, reason } => {
+                validate_session_id(&session_id)?;
+                if reason.as_ref().is_some_and(|r| r.is_empty() || r.len() > MAX_REASON_LEN) {
+                    return Err(KeeperError::InvalidItem(format!(
+                        "reason must be 1 to {MAX_REASON_LEN} characters"
+                    )));
+                }
                 self.known(&session_id)?;
                 let reason = reason.map_or(Cow::Borrowed("removed_by_operator"), Cow::Owned);
                 self.sessions.remove(&session_id, BackendStatus::Removed, reason, now, &self.config, &mut fx);
                 Ack::Accepted
             }
             Input::ConnectionUpdate { session_id, update } => {
-                if !self.sessions.contains(&session_id) {
-                    if update.qr.is_some() {
-                        self.sessions.count_unknown_qr();
-                    }
-                    return Err(KeeperError::UnknownSession(session_id));
-                }
+                validate_session_id(&session_id)?;
+                self.known(&session_id)?;
                 if let Some(qr) = &update.qr {
                     if qr.is_empty() || qr.len() > MAX_QR_LEN {
                         return Err(KeeperError::InvalidItem(format!(
@@ -181,10 +218,14 @@ impl Keeper {
                 if let Some(id) = &session_id {
                     validate_session_id(id)?;
                 }
+                if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > MAX_KEY_LEN) {
+                    return Err(KeeperError::InvalidItem(format!(
+                        "key must be 1 to {MAX_KEY_LEN} characters"
+                    )));
+                }
                 let coalesce_key = key.as_ref().map(|k| LaneKey::Custom(format!("key/{k}")));
                 let coalesces = coalesce_key.as_ref().is_some_and(|k| self.queue.would_coalesce(k));
                 if !coalesces && self.queue.is_full(&self.config) {
-                    self.queue.count_rejected_full();
                     return Err(KeeperError::QueueFull { capacity: self.config.max_queue_size });
                 }
                 // Calls tied to a session share its status lane (one order, even across a
@@ -210,17 +251,22 @@ impl Keeper {
                     .queue
                     .enqueue(now, item, true, &self.config)
                     .map_err(|_| KeeperError::QueueFull { capacity: self.config.max_queue_size })?;
-                let idempotency_key = idempotency_key(ItemKind::Custom, key_session.as_deref(), item_id);
+                let idempotency_key = idempotency_key(
+                    self.queue.incarnation(),
+                    ItemKind::Custom,
+                    key_session.as_deref(),
+                    item_id,
+                );
                 Ack::Enqueued { item_id, idempotency_key }
             }
             Input::CleanupInactive { idle_for_ms } => {
-                let removed =
-                    self.sessions.cleanup_inactive(now, idle_for_ms.unwrap_or(0), &self.config, &mut fx);
+                let idle_for = idle_for_ms.unwrap_or(self.config.inactive_session_timeout);
+                let removed = self.sessions.cleanup_inactive(now, idle_for, &self.config, &mut fx);
                 Ack::Removed { count: removed.len(), removed }
             }
             Input::CleanupPending { older_than_ms } => {
-                let removed =
-                    self.sessions.cleanup_pending(now, older_than_ms.unwrap_or(0), &self.config, &mut fx);
+                let older_than = older_than_ms.unwrap_or(self.config.pending_session_timeout);
+                let removed = self.sessions.cleanup_pending(now, older_than, &self.config, &mut fx);
                 Ack::Removed { count: removed.len(), removed }
             }
             Input::Restarted => {
@@ -253,14 +299,37 @@ impl Keeper {
     }
 
     fn drive(&mut self, now: u64) {
-        self.queue.dispatch(now, &mut self.breaker, &self.config, &mut self.outputs);
-        for h in self.queue.take_drained() {
-            // The lane may have been refilled since it drained earlier in this call (its session
-            // re-added and removed again): then the handle still carries that session's order.
-            if self.queue.lane_items(&LaneKey::Session(h)).next().is_none() {
-                self.sessions.lane_drained(h);
+        loop {
+            self.queue.dispatch(now, &mut self.breaker, &self.config, &mut self.outputs);
+            let mut released = false;
+            for h in self.queue.take_drained() {
+                // The lane may have been refilled since it drained earlier in this call (its
+                // session re-added and removed again): then the handle still carries that
+                // session's order.
+                if self.queue.lane_items(&LaneKey::Session(h)).next().is_none() {
+                    if let Some(qr) = self.held_qrs.remove(&h) {
+                        self.enqueue_qr(now, h, qr);
+                        released = true;
+                    }
+                    self.sessions.lane_drained(h);
+                }
+            }
+            if !released {
+                break;
             }
         }
+    }
+
+    fn enqueue_qr(&mut self, now: u64, handle: u64, body: QrBody) {
+        // A session's QRs travel in their own lane, ahead of status backlogs; the lane holds at
+        // most one queued QR (latest wins), so QRs are bounded by the number of sessions and
+        // need no capacity check.
+        let item = NewItem {
+            lane: LaneKey::Qr(handle),
+            coalesce_key: Some(LaneKey::Qr(handle)),
+            payload: Payload::Qr(body),
+        };
+        let _ = self.queue.enqueue(now, item, true, &self.config);
     }
 
     fn apply_effects(&mut self, now: u64, fx: &mut Vec<Effect>) {
@@ -269,27 +338,31 @@ impl Keeper {
                 Effect::Command(c) => self.outputs.push_back(Output::Command(c)),
                 Effect::Changed(c) => self.outputs.push_back(Output::SessionChanged(c)),
                 Effect::PurgeQrs { handle, reason } => {
+                    // A held QR was never queued: it leaves without a trace in the books.
+                    self.held_qrs.remove(&handle);
                     self.queue.purge_qrs(now, &LaneKey::Qr(handle), reason)
                 }
-                Effect::Status { session_id, handle, status, reason, at } => {
+                Effect::Status { session_id, meta, handle, status, reason, at } => {
                     let item = NewItem {
                         lane: LaneKey::Session(handle),
                         coalesce_key: None,
-                        payload: Payload::Status(StatusBody { session_id, status, reason, at }),
+                        payload: Payload::Status(StatusBody { at, meta, reason, session_id, status }),
                     };
                     // Statuses are bounded by the sessions' transitions and must not be lost.
                     let _ = self.queue.enqueue(now, item, true, &self.config);
                 }
-                Effect::Qr { handle, session_id, qr, at } => {
-                    // A session's QRs travel in their own lane, ahead of status backlogs; the
-                    // lane holds at most one queued QR (latest wins), so QRs are bounded by the
-                    // number of sessions and need no capacity check.
-                    let item = NewItem {
-                        lane: LaneKey::Qr(handle),
-                        coalesce_key: Some(LaneKey::Qr(handle)),
-                        payload: Payload::Qr(QrBody { session_id, qr, at }),
-                    };
-                    let _ = self.queue.enqueue(now, item, true, &self.config);
+                Effect::Qr { handle, session_id, meta, qr, at } => {
+                    let body = QrBody { at, meta, qr, session_id };
+                    let statuses_waiting = self.queue.lane_items(&LaneKey::Session(handle)).next().is_some();
+                    let qrs_queued = self.queue.lane_items(&LaneKey::Qr(handle)).next().is_some();
+                    if statuses_waiting && !qrs_queued {
+                        // Held (the newest replacing an older one) until the session's earlier
+                        // statuses have left; `drive` queues it when that lane drains. Once a QR
+                        // is queued, newer ones follow it there, where latest wins.
+                        self.held_qrs.insert(handle, body);
+                    } else {
+                        self.enqueue_qr(now, handle, body);
+                    }
                 }
             }
         }
@@ -309,7 +382,7 @@ impl Keeper {
     /// `GET /health`.
     pub fn health(&self, now: u64) -> HealthView {
         let now = now.max(self.clock.now());
-        let (connected, pending, reconnecting) = self.sessions.census();
+        let (by_state, pending) = self.sessions.census();
         let breaker = self.breaker.view(now);
         let queue = self.queue.view(now, &self.config);
         let mut alerts = Vec::new();
@@ -318,14 +391,14 @@ impl Keeper {
                 breaker.open_for_ms.filter(|ms| *ms > self.config.breaker_open_alert_after)
             {
                 alerts.push(Alert {
-                    kind: "breaker_open".into(),
+                    kind: AlertKind::BreakerOpen,
                     message: format!("circuit breaker not closed for {} s", open_for / 1_000),
                 });
             }
         }
         if pending > self.config.pending_alert_threshold as usize {
             alerts.push(Alert {
-                kind: "pending_sessions".into(),
+                kind: AlertKind::PendingSessions,
                 message: format!(
                     "{pending} sessions pending (limit {})",
                     self.config.pending_alert_threshold
@@ -334,19 +407,22 @@ impl Keeper {
         }
         if queue.depth * 10 >= u64::from(self.config.max_queue_size) * 9 {
             alerts.push(Alert {
-                kind: "queue_near_capacity".into(),
+                kind: AlertKind::QueueNearCapacity,
                 message: format!("{} of {} queue slots used", queue.depth, self.config.max_queue_size),
             });
         }
         if !queue.conservation_ok {
-            alerts.push(Alert { kind: "accounting".into(), message: "queue counters do not balance".into() });
+            alerts
+                .push(Alert { kind: AlertKind::Accounting, message: "queue counters do not balance".into() });
         }
+        let degraded = !alerts.is_empty() || self.breaker.state() == BreakerState::Open;
         HealthView {
-            status: if alerts.is_empty() { "ok" } else { "degraded" }.into(),
+            status: if degraded { HealthStatus::Degraded } else { HealthStatus::Ok },
             active_sessions: self.sessions.len(),
-            connected_sessions: connected,
+            sessions_by_state: by_state,
+            connected_sessions: by_state.connected,
             pending_count: pending,
-            reconnecting_sessions: reconnecting,
+            reconnecting_sessions: by_state.reconnecting,
             reconnect_slots_in_use: self.sessions.slots_in_use(),
             circuit_breaker: breaker,
             queue,
@@ -361,19 +437,24 @@ impl Keeper {
         self.sessions.qr(session_id)
     }
 
-    /// Read access to the session table (for checks and views).
-    pub fn session_table(&self) -> &SessionTable {
-        &self.sessions
+    /// Whether the keeper holds this session.
+    pub fn has_session(&self, session_id: &str) -> bool {
+        self.sessions.contains(session_id)
     }
 
-    /// Read access to the queue (for checks and views).
-    pub fn queue(&self) -> &SyncQueue {
-        &self.queue
+    /// Session ids, in order.
+    pub fn session_ids(&self) -> impl Iterator<Item = &str> {
+        self.sessions.ids()
     }
 
-    /// Read access to the breaker.
-    pub fn breaker(&self) -> &CircuitBreaker {
-        &self.breaker
+    /// Items waiting in the queue, without building the whole health view.
+    pub fn queue_depth(&self) -> u64 {
+        self.queue.depth()
+    }
+
+    /// The breaker's state, without building the whole health view.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.breaker.state()
     }
 
     /// The whole state as JSON (deterministic: same state, same bytes).
@@ -392,18 +473,40 @@ impl Keeper {
         }
         let wrong_version = |version: u32| {
             KeeperError::Snapshot(format!(
-                "version {version} is not {SNAPSHOT_VERSION} (snapshots of other versions are not migrated)"
+                "version {version} is neither {SNAPSHOT_VERSION} nor {MIGRATED_VERSION} (the versions this keeper reads)"
             ))
         };
         let mut keeper: Keeper =
             serde_json::from_str(snapshot).map_err(|e| match serde_json::from_str::<Version>(snapshot) {
-                Ok(Version { version }) if version != SNAPSHOT_VERSION => wrong_version(version),
+                Ok(Version { version }) if !(MIGRATED_VERSION..=SNAPSHOT_VERSION).contains(&version) => {
+                    wrong_version(version)
+                }
+                Err(_) if !snapshot.trim_start().starts_with('{') => {
+                    KeeperError::Snapshot("not a keeper snapshot (expected a JSON object)".into())
+                }
                 _ => KeeperError::Snapshot(e.to_string()),
             })?;
-        if keeper.version != SNAPSHOT_VERSION {
-            return Err(wrong_version(keeper.version));
+        match keeper.version {
+            SNAPSHOT_VERSION => {}
+            // Version 2 has the same layout without an incarnation: it gets one derived from the
+            // snapshot itself, so its new keys differ from any fresh keeper's.
+            MIGRATED_VERSION => {
+                keeper.queue.set_incarnation(fnv1a64(snapshot.as_bytes()));
+                keeper.version = SNAPSHOT_VERSION;
+            }
+            other => return Err(wrong_version(other)),
         }
         keeper.config.validate()?;
+        keeper.sessions.repair_timers(&keeper.config);
+        Ok(keeper)
+    }
+
+    /// [`Self::restore`] under another config: a restart applies the config given now (timers
+    /// that depend on it follow it).
+    pub fn restore_with_config(snapshot: &str, config: Config) -> Result<Self, KeeperError> {
+        config.validate()?;
+        let mut keeper = Self::restore(snapshot)?;
+        keeper.config = config;
         keeper.sessions.repair_timers(&keeper.config);
         Ok(keeper)
     }

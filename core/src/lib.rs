@@ -25,24 +25,29 @@
 //! ```
 //! use sessionkeeper_core::{Config, DeliveryOutcome, Input, Keeper, Output};
 //! let mut k = Keeper::new(Config::default()).unwrap();
-//! k.handle(1_000, Input::AddSession { session_id: "alice".into() }).unwrap();
+//! k.handle(1_000, Input::AddSession { session_id: "alice".into(), meta: None }).unwrap();
 //! let update = serde_json::from_str(r#"{"qr":"2@abc"}"#).unwrap();
 //! k.handle(2_000, Input::ConnectionUpdate { session_id: "alice".into(), update }).unwrap();
 //! let mut sent = Vec::new();
 //! while let Some(out) = k.poll_output() {
 //!     if let Output::Deliver(d) = out { sent.push(d); }
 //! }
-//! // The QR leaves at once: QRs are time-critical and travel ahead of statuses.
+//! // The session's `pending` status leaves first: a backend finds the row before the QR.
 //! assert_eq!(sent.len(), 1);
-//! assert_eq!(sent[0].path, "/qr");
-//! assert_eq!(sent[0].render_qr.as_deref(), Some("2@abc")); // rendered by the caller, at dispatch
+//! assert_eq!(sent[0].path, "/status");
 //! let ok = DeliveryOutcome::Response { status: 200, retry_after: None };
-//! k.handle(2_050, Input::DeliveryResult { delivery_id: sent[0].delivery_id, outcome: ok }).unwrap();
-//! // The session's `pending` status leaves `syncSpacing` (400 ms) after the first dispatch.
+//! k.handle(2_050, Input::DeliveryResult { delivery_id: sent[0].delivery_id, outcome: ok.clone() }).unwrap();
+//! // The QR follows `syncSpacing` (400 ms) after the first dispatch.
 //! assert_eq!(k.poll_timeout(), Some(2_400));
 //! k.handle_timeout(2_400);
-//! assert!(matches!(k.poll_output(), Some(Output::Deliver(d)) if d.path == "/status"));
-//! //! ```
+//! match k.poll_output() {
+//!     Some(Output::Deliver(d)) => {
+//!         assert_eq!(d.path, "/qr");
+//!         assert_eq!(d.render_qr.as_deref(), Some("2@abc")); // rendered by the caller, at dispatch
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! ```
 
 mod baileys;
 mod breaker;
@@ -52,28 +57,33 @@ mod error;
 mod hash_index;
 mod input;
 mod keeper;
+mod meta;
 mod output;
-pub mod queue;
+mod prometheus;
+mod queue;
 mod retry_after;
 mod rng;
-pub mod session;
+mod session;
 mod views;
 
 pub use baileys::{
     classify_close, reason, CloseKind, Connection, ConnectionUpdate, DisconnectError, ErrorOutput,
     LastDisconnect, QR_REFS_ENDED,
 };
-pub use breaker::{BreakerState, BreakerView, CircuitBreaker, OutcomeClass, Permit};
-pub use clock::{soonest, Clock};
+pub use breaker::{BreakerState, BreakerView, OutcomeClass};
 pub use config::{Config, ConfigError, PacingMode};
 pub use error::{validate_session_id, KeeperError, MAX_SESSION_ID_LEN};
 pub use input::{DeliveryOutcome, Input};
-pub use keeper::{Ack, Keeper, MAX_PATH_LEN, MAX_QR_LEN, SNAPSHOT_VERSION};
+pub use keeper::{Ack, Keeper, MAX_KEY_LEN, MAX_PATH_LEN, MAX_QR_LEN, MAX_REASON_LEN, SNAPSHOT_VERSION};
+pub use meta::{Meta, MAX_META_BYTES, MAX_META_KEYS, MAX_META_KEY_LEN, MAX_META_VALUE_LEN};
 pub use output::{
     Body, BreakerChange, Command, CommandKind, DeadLetter, Delivery, Output, QrBody, SessionChange,
     StatusBody,
 };
+pub use prometheus::{family_header, DELIVERY_OUTCOME_LABELS};
 pub use retry_after::parse_retry_after;
-pub use rng::Jitter;
 pub use session::{BackendStatus, SessionState};
-pub use views::{Alert, HealthView, PendingView, QueueView, SessionCounters, SessionView, SessionsView};
+pub use views::{
+    Alert, AlertKind, HealthStatus, HealthView, PendingView, QueueView, SessionCounters, SessionStateCounts,
+    SessionView, SessionsView,
+};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::breaker::BreakerState;
+use crate::meta::Meta;
 use crate::session::{BackendStatus, SessionState};
 
 /// One thing to do now, drained with [`crate::Keeper::poll_output`].
@@ -49,25 +50,32 @@ pub struct Delivery {
     pub session_id: Option<Arc<str>>,
 }
 
-/// `{at, qr, sessionId}`, the body of a QR for `/qr` (the fields are in key order: that is the
-/// JSON). The queue keeps it as is and a delivery shares its strings.
+/// `{at, meta?, qr, sessionId}`, the body of a QR for `/qr` (the fields are in key order: that
+/// is the JSON). The queue keeps it as is and a delivery shares its strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QrBody {
     /// When Baileys produced it (unix ms).
     pub at: u64,
+    /// The gateway's fields for the session, when it gave any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Meta>,
     /// The QR string (shared with the session's last QR).
     pub qr: Arc<str>,
     /// Session (shared with the session table).
     pub session_id: Arc<str>,
 }
 
-/// `{at, reason?, sessionId, status}`, the body of a status for `/status` (fields in key order).
+/// `{at, meta?, reason?, sessionId, status}`, the body of a status for `/status` (fields in key
+/// order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusBody {
     /// When it happened (unix ms).
     pub at: u64,
+    /// The gateway's fields for the session, when it gave any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Meta>,
     /// Why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Cow<'static, str>>,
@@ -212,16 +220,20 @@ mod tests {
 
     #[test]
     fn typed_bodies_serialise_like_their_json() {
-        let qr = Body::Qr(QrBody { session_id: "s1".into(), qr: "2@abc".into(), at: 7 });
+        let qr = Body::Qr(QrBody { session_id: "s1".into(), qr: "2@abc".into(), at: 7, meta: None });
         assert_eq!(serde_json::to_string(&qr).unwrap(), r#"{"at":7,"qr":"2@abc","sessionId":"s1"}"#);
         let status = Body::Status(StatusBody {
             session_id: "s1".into(),
             status: BackendStatus::Disconnected,
             reason: Some("closed (428)".into()),
             at: 9,
+            meta: Some(serde_json::from_str(r#"{"phone":"49151"}"#).unwrap()),
         });
         let json = serde_json::to_string(&status).unwrap();
-        assert_eq!(json, r#"{"at":9,"reason":"closed (428)","sessionId":"s1","status":"disconnected"}"#);
+        assert_eq!(
+            json,
+            r#"{"at":9,"meta":{"phone":"49151"},"reason":"closed (428)","sessionId":"s1","status":"disconnected"}"#
+        );
         let back: Body = serde_json::from_str(&json).unwrap();
         assert!(matches!(back, Body::Json(_)));
         assert_eq!(back, status, "equal by JSON");
@@ -231,6 +243,7 @@ mod tests {
             status: BackendStatus::Connected,
             reason: None,
             at: 1,
+            meta: None,
         });
         assert_eq!(serde_json::to_string(&bare).unwrap(), r#"{"at":1,"sessionId":"s","status":"connected"}"#);
     }

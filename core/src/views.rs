@@ -70,10 +70,12 @@ pub struct PendingView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthView {
-    /// `ok`, or `degraded` when there are alerts.
-    pub status: String,
+    /// `ok`, or `degraded` when the breaker is OPEN or there are alerts.
+    pub status: HealthStatus,
     /// Sessions held.
     pub active_sessions: usize,
+    /// Sessions held, by state.
+    pub sessions_by_state: SessionStateCounts,
     /// Sessions connected.
     pub connected_sessions: usize,
     /// Sessions in a pending episode.
@@ -121,8 +123,6 @@ pub struct QueueView {
     pub throttled: u64,
     /// Results for deliveries not in flight (late, duplicate or unknown).
     pub unknown_results: u64,
-    /// Items refused because the queue was full (not accepted, the caller got an error).
-    pub rejected_full: u64,
     /// Capacity.
     pub capacity: u32,
     /// Current spacing between dispatches (ms).
@@ -148,8 +148,6 @@ pub struct SessionCounters {
     pub expired: u64,
     /// Sessions removed by inactivity.
     pub inactive_removed: u64,
-    /// QRs seen for sessions the keeper does not know: dropped, never forwarded.
-    pub qr_dropped_unknown_session: u64,
     /// QRs forwarded to the queue.
     pub qr_accepted: u64,
     /// Reconnect commands issued.
@@ -160,12 +158,90 @@ pub struct SessionCounters {
     pub replaced_loops: u64,
 }
 
+/// Sessions held, by state (every state present, zeros included).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionStateCounts {
+    /// Added, no socket event yet.
+    pub new: usize,
+    /// Socket opening.
+    pub connecting: usize,
+    /// Showing QRs.
+    pub pending: usize,
+    /// QR scanned, restarting into the login.
+    pub scanned: usize,
+    /// Logged in.
+    pub connected: usize,
+    /// Waiting for or running a reconnect.
+    pub reconnecting: usize,
+}
+
+impl SessionStateCounts {
+    /// `(state, count)` in a fixed order, for metrics.
+    pub fn iter(&self) -> [(SessionState, usize); 6] {
+        [
+            (SessionState::New, self.new),
+            (SessionState::Connecting, self.connecting),
+            (SessionState::Pending, self.pending),
+            (SessionState::Scanned, self.scanned),
+            (SessionState::Connected, self.connected),
+            (SessionState::Reconnecting, self.reconnecting),
+        ]
+    }
+}
+
+/// The overall verdict of `GET /health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    /// Nothing needs attention.
+    Ok,
+    /// The breaker is OPEN or an alert is raised.
+    Degraded,
+}
+
+impl HealthStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Degraded => "degraded",
+        }
+    }
+}
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// The breaker has not been CLOSED for longer than `breakerOpenAlertAfter`.
+    BreakerOpen,
+    /// More sessions pending than `pendingAlertThreshold`.
+    PendingSessions,
+    /// The queue is at 90 % of `maxQueueSize` or more.
+    QueueNearCapacity,
+    /// The queue's books do not balance (a bug: it should never fire).
+    Accounting,
+}
+
+impl AlertKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BreakerOpen => "breaker_open",
+            Self::PendingSessions => "pending_sessions",
+            Self::QueueNearCapacity => "queue_near_capacity",
+            Self::Accounting => "accounting",
+        }
+    }
+}
+
 /// Something an operator should look at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
-    /// `breaker_open`, `pending_sessions`, `dead_letters`.
-    pub kind: String,
+    /// What it is about.
+    pub kind: AlertKind,
     /// Human-readable.
     pub message: String,
 }

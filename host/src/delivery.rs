@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use sessionkeeper_core::{Delivery, DeliveryOutcome};
 
-use crate::metrics::{Metrics, OutcomeLabel};
+use crate::metrics::Metrics;
 use crate::settings::{Secret, Settings};
 use crate::signing;
 
@@ -112,6 +112,8 @@ impl Deliverer {
             .post(&url)
             .timeout(self.timeout)
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            // Without it Laravel answers a validation failure with a redirect for browsers.
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
             .header(IDEMPOTENCY_HEADER, delivery.idempotency_key.as_str());
         if let Some(token) = &self.token {
             req = req.header(AUTHORIZATION, format!("Bearer {}", token.expose()));
@@ -124,29 +126,20 @@ impl Deliverer {
         }
         let started = Instant::now();
         let result = req.body(body).send().await;
-        let (outcome, label) = match result {
+        let outcome = match result {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let retry_after =
                     resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
                 // Read the (small) body so the connection goes back to the pool.
                 let _ = resp.bytes().await;
-                let label = match status {
-                    200..=299 => OutcomeLabel::Success,
-                    429 | 503 => OutcomeLabel::Throttled,
-                    500..=599 => OutcomeLabel::ServerError,
-                    _ => OutcomeLabel::Rejected,
-                };
-                (DeliveryOutcome::Response { status, retry_after }, label)
+                DeliveryOutcome::Response { status, retry_after }
             }
-            Err(e) if e.is_timeout() => (DeliveryOutcome::Timeout, OutcomeLabel::Timeout),
-            Err(e) => {
-                // Without the URL: it is in the logs' context already and may carry credentials.
-                let message = error_chain(&e.without_url());
-                (DeliveryOutcome::NetworkError { message }, OutcomeLabel::NetworkError)
-            }
+            Err(e) if e.is_timeout() => DeliveryOutcome::Timeout,
+            // Without the URL: it is in the logs' context already and may carry credentials.
+            Err(e) => DeliveryOutcome::NetworkError { message: error_chain(&e.without_url()) },
         };
-        self.metrics.record_delivery(label, started.elapsed());
+        self.metrics.record_delivery(&outcome, started.elapsed());
         tracing::debug!(
             item = delivery.item_id,
             delivery = delivery.delivery_id,

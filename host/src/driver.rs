@@ -364,13 +364,16 @@ impl Driver {
         let now = self.clock.now();
         let json = serde_json::to_string(&EntryRef { now, input: &input }).expect("inputs serialize");
         let result = self.keeper.handle(now, input);
-        let entry = if result.is_ok() {
-            self.effects.metrics.inputs_accepted.fetch_add(1, Relaxed);
-            json
-        } else {
-            // A refused input changed nothing but the timers due at `now`: journal just that.
-            self.effects.metrics.inputs_refused.fetch_add(1, Relaxed);
-            serde_json::to_string(&Entry { now, input: None }).expect("entries serialize")
+        let entry = match &result {
+            Ok(_) => {
+                self.effects.metrics.inputs_accepted.fetch_add(1, Relaxed);
+                json
+            }
+            Err(e) => {
+                // A refused input had exactly the effect of `handle_timeout(now)`: journal that.
+                self.effects.metrics.record_refusal(e);
+                serde_json::to_string(&Entry { now, input: None }).expect("entries serialize")
+            }
         };
         batch.entries.push((self.next_seq, entry));
         self.next_seq += 1;

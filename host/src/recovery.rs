@@ -37,7 +37,7 @@ pub fn recover(store: &Store, config: &Config) -> Result<Recovered, RecoveryErro
     let restored = snapshot.is_some();
     let (mut keeper, upto) = match snapshot {
         Some((upto, state)) => (Keeper::restore(&state)?, upto),
-        None => (Keeper::new(config.clone())?, 0),
+        None => (Keeper::with_incarnation(config.clone(), store.incarnation(fresh_incarnation())?)?, 0),
     };
     let mut replayed = 0;
     let last = store.replay(upto, |seq, text| {
@@ -58,17 +58,19 @@ pub fn recover(store: &Store, config: &Config) -> Result<Recovered, RecoveryErro
         if restored {
             tracing::info!("configuration changed since the state was saved; applying the new one");
         }
-        keeper = with_config(&keeper, config)?;
+        keeper = Keeper::restore_with_config(&keeper.snapshot(), config.clone())?;
     }
     Ok(Recovered { keeper, next_seq: last + 1, restored, replayed })
 }
 
-/// The same state under another configuration.
-fn with_config(keeper: &Keeper, config: &Config) -> Result<Keeper, KeeperError> {
-    let mut state: serde_json::Value =
-        serde_json::from_str(&keeper.snapshot()).map_err(|e| KeeperError::Snapshot(e.to_string()))?;
-    state["config"] = serde_json::to_value(config).map_err(|e| KeeperError::Snapshot(e.to_string()))?;
-    Keeper::restore(&state.to_string())
+/// A random number for a new data directory's keeper (std's hasher keys come from the OS).
+fn fresh_incarnation() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
 }
 
 #[cfg(test)]
@@ -87,7 +89,7 @@ mod tests {
         let config = Config { sync_spacing: 0, ..Config::default() };
         let mut reference = Keeper::new(config.clone()).unwrap();
         let calls: Vec<(u64, Option<Input>)> = vec![
-            (1_000, Some(Input::AddSession { session_id: "a".into() })),
+            (1_000, Some(Input::AddSession { session_id: "a".into(), meta: None })),
             (
                 1_100,
                 Some(Input::ConnectionUpdate {
@@ -96,7 +98,7 @@ mod tests {
                 }),
             ),
             (1_200, None),
-            (1_300, Some(Input::AddSession { session_id: "b".into() })),
+            (1_300, Some(Input::AddSession { session_id: "b".into(), meta: None })),
         ];
         for (i, (now, input)) in calls.iter().enumerate() {
             match input {

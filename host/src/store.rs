@@ -61,11 +61,25 @@ impl Store {
             "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1),
                  upto INTEGER NOT NULL, state TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS commands (id INTEGER PRIMARY KEY, command TEXT NOT NULL);",
+             CREATE TABLE IF NOT EXISTS commands (id INTEGER PRIMARY KEY, command TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
         )?;
         // Take the lock now rather than at the first write.
         conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")?;
         Ok(Self { conn })
+    }
+
+    /// The keeper's incarnation: `fresh` stored on the data directory's first start, the stored
+    /// one ever after (also before the first snapshot, so a crash then replays under it).
+    pub fn incarnation(&self, fresh: u64) -> Result<u64, StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('incarnation', ?1)",
+            [format!("{fresh:016x}")],
+        )?;
+        let stored: String =
+            self.conn.query_row("SELECT value FROM meta WHERE key = 'incarnation'", [], |r| r.get(0))?;
+        u64::from_str_radix(&stored, 16)
+            .map_err(|e| StoreError::Corrupt(format!("stored incarnation {stored:?}: {e}")))
     }
 
     /// The latest snapshot, if any.

@@ -36,7 +36,7 @@ async fn pending_timeout_runs_on_tokio_time() {
     });
     let running = server::start(settings).await.unwrap();
     let mut commands = running.commands.subscribe();
-    running.driver.submit(Input::AddSession { session_id: "alice".into() }).await.unwrap();
+    running.driver.submit(Input::AddSession { session_id: "alice".into(), meta: None }).await.unwrap();
     let virtual_start = tokio::time::Instant::now();
     let real_start = Instant::now();
     let update = serde_json::from_str(r#"{"qr":"2@alice"}"#).unwrap();

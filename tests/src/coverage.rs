@@ -93,9 +93,10 @@ impl Coverage {
     /// Records the cumulative counters at the end of a trace.
     pub fn observe_end(&mut self, driver: &Driver) {
         let k = driver.keeper();
+        let health = k.health(k.now());
         let groups = [
-            ("queue", serde_json::to_value(k.queue().counters())),
-            ("sessions", serde_json::to_value(k.session_table().counters())),
+            ("queue", serde_json::to_value(&health.queue)),
+            ("sessions", serde_json::to_value(&health.counters)),
         ];
         for (group, value) in groups {
             let Ok(serde_json::Value::Object(fields)) = value else { continue };

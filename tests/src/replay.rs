@@ -198,8 +198,9 @@ fn check_invariants(driver: &Driver) -> Result<(), String> {
             return Err(format!("poll_timeout {deadline} is not after the last now {}", k.now()));
         }
     }
-    if !k.queue().counters().balanced() {
-        return Err(format!("queue counters do not balance: {:?}", k.queue().counters()));
+    let queue = k.health(k.now()).queue;
+    if !queue.conservation_ok {
+        return Err(format!("queue counters do not balance: {queue:?}"));
     }
     Ok(())
 }

@@ -8,19 +8,6 @@ use wasm_bindgen::{JsCast, JsValue};
 /// The code given to errors about values that do not have the documented shape.
 pub const INVALID_INPUT: &str = "InvalidInput";
 
-/// The stable `code` of a core error: its variant name.
-pub fn error_code(err: &KeeperError) -> &'static str {
-    match err {
-        KeeperError::UnknownSession(_) => "UnknownSession",
-        KeeperError::SessionExists(_) => "SessionExists",
-        KeeperError::InvalidSessionId(_) => "InvalidSessionId",
-        KeeperError::QueueFull { .. } => "QueueFull",
-        KeeperError::InvalidItem(_) => "InvalidItem",
-        KeeperError::Config(_) => "Config",
-        KeeperError::Snapshot(_) => "Snapshot",
-    }
-}
-
 /// Checks a JS timestamp (unix ms) and turns it into the core's `u64`.
 pub fn parse_now(now: f64) -> Result<u64, String> {
     if !now.is_finite() || !(0.0..=9_007_199_254_740_991.0).contains(&now) {
@@ -37,9 +24,12 @@ pub fn js_error(code: &str, message: &str) -> JsValue {
     err.unchecked_into()
 }
 
-/// A core error as a JS `Error`.
+/// A core error as a JS `Error`, with the core's `code` and the HTTP `status` both edges
+/// answer it with.
 pub fn keeper_error(err: &KeeperError) -> JsValue {
-    js_error(error_code(err), &err.to_string())
+    let js = js_error(err.code(), &err.to_string());
+    let _ = js_sys::Reflect::set(&js, &JsValue::from_str("status"), &JsValue::from(err.http_status()));
+    js
 }
 
 /// A bad `now` as a JS `Error`.
@@ -78,8 +68,8 @@ mod tests {
 
     #[test]
     fn codes_name_the_variants() {
-        assert_eq!(error_code(&KeeperError::UnknownSession("a".into())), "UnknownSession");
-        assert_eq!(error_code(&KeeperError::QueueFull { capacity: 1 }), "QueueFull");
-        assert_eq!(error_code(&KeeperError::Snapshot("x".into())), "Snapshot");
+        assert_eq!(KeeperError::UnknownSession("a".into()).code(), "UnknownSession");
+        assert_eq!(KeeperError::QueueFull { capacity: 1 }.code(), "QueueFull");
+        assert_eq!(KeeperError::Snapshot("x".into()).code(), "Snapshot");
     }
 }

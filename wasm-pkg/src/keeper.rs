@@ -23,15 +23,29 @@ impl WasmKeeper {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "KeeperConfig | undefined")] config: JsValue,
+        incarnation: Option<String>,
     ) -> Result<WasmKeeper, JsValue> {
-        let config = if config.is_undefined() || config.is_null() {
-            Config::default()
-        } else {
-            let value: serde_json::Value = from_js(config, "config")?;
-            Config::from_value(value).map_err(|e| js_error("Config", &e.to_string()))?
+        let config = parse_config(config)?;
+        let incarnation = match incarnation {
+            None => 0,
+            Some(hex) => u64::from_str_radix(&hex, 16)
+                .ok()
+                .filter(|_| hex.len() == 16)
+                .ok_or_else(|| js_error(INVALID_INPUT, "incarnation must be 16 hex digits"))?,
         };
-        let inner = Keeper::new(config).map_err(|e| keeper_error(&e))?;
+        let inner = Keeper::with_incarnation(config, incarnation).map_err(|e| keeper_error(&e))?;
         Ok(WasmKeeper { inner })
+    }
+
+    /// The incarnation in this keeper's idempotency keys, as 16 hex digits.
+    pub fn incarnation(&self) -> String {
+        format!("{:016x}", self.inner.incarnation())
+    }
+
+    /// The keeper's Prometheus families at `now` (the host serves the same text).
+    #[wasm_bindgen(js_name = metricsText)]
+    pub fn metrics_text(&self, now: f64) -> Result<String, JsValue> {
+        Ok(self.inner.health(now_arg(now)?).prometheus())
     }
 
     /// Feeds one input at `now` (unix ms). Throws a `KeeperError` and changes nothing when the
@@ -215,7 +229,7 @@ impl WasmKeeper {
     /// Whether the keeper holds this session.
     #[wasm_bindgen(js_name = hasSession)]
     pub fn has_session(&self, session_id: &str) -> bool {
-        self.inner.session_table().contains(session_id)
+        self.inner.has_session(session_id)
     }
 
     /// The last QR string of a pending session.
@@ -260,15 +274,18 @@ impl WasmKeeper {
         snapshot: &str,
         #[wasm_bindgen(unchecked_param_type = "KeeperConfig | undefined")] config: JsValue,
     ) -> Result<WasmKeeper, JsValue> {
-        let config = WasmKeeper::new(config)?.inner.config().clone();
-        let mut state: serde_json::Value = serde_json::from_str(snapshot)
-            .map_err(|e| js_error("Snapshot", &format!("invalid snapshot: {e}")))?;
-        let Some(fields) = state.as_object_mut() else {
-            return Err(js_error("Snapshot", "invalid snapshot: not a JSON object"));
-        };
-        fields.insert("config".into(), serde_json::to_value(config).expect("config is plain data"));
-        WasmKeeper::restore(&state.to_string())
+        let inner =
+            Keeper::restore_with_config(snapshot, parse_config(config)?).map_err(|e| keeper_error(&e))?;
+        Ok(WasmKeeper { inner })
     }
+}
+
+fn parse_config(config: JsValue) -> Result<Config, JsValue> {
+    if config.is_undefined() || config.is_null() {
+        return Ok(Config::default());
+    }
+    let value: serde_json::Value = from_js(config, "config")?;
+    Config::from_value(value).map_err(|e| js_error("Config", &e.to_string()))
 }
 
 fn describe(err: &JsValue) -> String {

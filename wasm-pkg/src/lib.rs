@@ -19,6 +19,6 @@ mod keeper;
 mod qr;
 mod types;
 
-pub use convert::{error_code, parse_now};
+pub use convert::parse_now;
 pub use keeper::WasmKeeper;
 pub use qr::{render_qr_png_js, render_qr_svg_js};

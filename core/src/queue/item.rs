@@ -163,14 +163,16 @@ impl Item {
     }
 
     /// Its idempotency key (see [`idempotency_key`]).
-    pub fn idempotency_key(&self) -> String {
-        idempotency_key(self.kind(), self.payload.session_id().map(|s| &**s), self.id)
+    pub fn idempotency_key(&self, incarnation: u64) -> String {
+        idempotency_key(incarnation, self.kind(), self.payload.session_id().map(|s| &**s), self.id)
     }
 }
 
-/// `sk-<kind>-<session>-<id>` (`sk-<kind>-<id>` without a session): unique per accepted item, stable across its retries. Built when
-/// needed (dispatch, an `Enqueue`'s ack), not stored.
-pub fn idempotency_key(kind: ItemKind, session_id: Option<&str>, item_id: u64) -> String {
+/// `sk-<incarnation>-<kind>-<session>-<id>` (no `<session>-` without a session): unique per
+/// accepted item across keeper incarnations (a keeper started without its old state reuses item
+/// ids, never keys), stable across the item's retries. Built when needed (dispatch, an
+/// `Enqueue`'s ack), not stored.
+pub fn idempotency_key(incarnation: u64, kind: ItemKind, session_id: Option<&str>, item_id: u64) -> String {
     let kind = match kind {
         ItemKind::Qr => "qr",
         ItemKind::Status => "status",
@@ -180,8 +182,13 @@ pub fn idempotency_key(kind: ItemKind, session_id: Option<&str>, item_id: u64) -
     let mut digits = itoa::Buffer::new();
     let item_id = digits.format(item_id);
     let session = session_id.unwrap_or("");
-    let mut key = String::with_capacity(5 + kind.len() + session.len() + item_id.len());
+    let mut key = String::with_capacity(22 + kind.len() + session.len() + item_id.len());
     key.push_str("sk-");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..16).rev() {
+        key.push(char::from(HEX[((incarnation >> (shift * 4)) & 0xf) as usize]));
+    }
+    key.push('-');
     key.push_str(kind);
     key.push('-');
     if !session.is_empty() {
@@ -198,11 +205,11 @@ mod tests {
 
     #[test]
     fn idempotency_keys_name_kind_session_and_item() {
-        assert_eq!(idempotency_key(ItemKind::Qr, Some("alice"), 42), "sk-qr-alice-42");
+        assert_eq!(idempotency_key(0, ItemKind::Qr, Some("alice"), 42), "sk-0000000000000000-qr-alice-42");
         assert_eq!(
-            idempotency_key(ItemKind::Status, Some("b-1"), u64::MAX),
-            format!("sk-status-b-1-{}", u64::MAX)
+            idempotency_key(0x0123_4567_89ab_cdef, ItemKind::Status, Some("b-1"), u64::MAX),
+            format!("sk-0123456789abcdef-status-b-1-{}", u64::MAX)
         );
-        assert_eq!(idempotency_key(ItemKind::Custom, None, 0), "sk-custom-0");
+        assert_eq!(idempotency_key(u64::MAX, ItemKind::Custom, None, 0), "sk-ffffffffffffffff-custom-0");
     }
 }

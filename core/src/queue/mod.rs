@@ -6,7 +6,6 @@ mod lanes;
 mod pacer;
 mod sync_queue;
 
-pub use item::{idempotency_key, Item, ItemKind, NewItem, Payload};
+pub use item::{idempotency_key, ItemKind, NewItem, Payload};
 pub use lane_key::LaneKey;
-pub use pacer::Pacer;
-pub use sync_queue::{Counters, QueueFull, SyncQueue};
+pub use sync_queue::SyncQueue;

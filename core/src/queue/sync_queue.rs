@@ -46,8 +46,6 @@ pub struct Counters {
     pub throttled: u64,
     /// Results for deliveries not in flight.
     pub unknown_results: u64,
-    /// Refused because full.
-    pub rejected_full: u64,
 }
 
 impl Counters {
@@ -93,6 +91,9 @@ pub struct SyncQueue {
     pacer: Pacer,
     counters: Counters,
     dead_letters: VecDeque<DeadLetter>,
+    /// Part of every idempotency key; chosen by the edge at the keeper's first start.
+    #[serde(default)]
+    incarnation: u64,
 }
 
 impl SyncQueue {
@@ -108,12 +109,23 @@ impl SyncQueue {
             pacer: Pacer::new(config),
             counters: Counters::default(),
             dead_letters: VecDeque::new(),
+            incarnation: 0,
         }
     }
 
-    /// The books.
-    pub fn counters(&self) -> &Counters {
-        &self.counters
+    /// The incarnation in idempotency keys.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// Sets the incarnation (a new keeper, or a migrated snapshot).
+    pub fn set_incarnation(&mut self, incarnation: u64) {
+        self.incarnation = incarnation;
+    }
+
+    /// Items waiting (not in flight).
+    pub fn depth(&self) -> u64 {
+        self.counters.queued
     }
 
     /// Whether an item with this key would replace a queued one (and so needs no room).
@@ -124,11 +136,6 @@ impl SyncQueue {
     /// Whether a new, non-coalescing item would be refused.
     pub fn is_full(&self, config: &Config) -> bool {
         self.counters.queued >= u64::from(config.max_queue_size)
-    }
-
-    /// Notes an item refused by the caller because the queue is full.
-    pub fn count_rejected_full(&mut self) {
-        self.counters.rejected_full += 1;
     }
 
     /// Accepts an item. `force` skips the capacity check (final statuses of sessions, which are
@@ -156,7 +163,6 @@ impl SyncQueue {
             }
         }
         if !force && self.is_full(config) {
-            self.counters.rejected_full += 1;
             return Err(QueueFull);
         }
         self.next_item_id += 1;
@@ -200,7 +206,7 @@ impl SyncQueue {
             out.push_back(Output::Deliver(Delivery {
                 delivery_id,
                 item_id: item.id,
-                idempotency_key: item.idempotency_key(),
+                idempotency_key: item.idempotency_key(self.incarnation),
                 path: item.payload.path(),
                 body: item.payload.body(),
                 render_qr: item.payload.render_qr().cloned(),
@@ -407,7 +413,7 @@ impl SyncQueue {
         self.counters.dead_lettered += 1;
         let letter = DeadLetter {
             item_id: item.id,
-            idempotency_key: item.idempotency_key(),
+            idempotency_key: item.idempotency_key(self.incarnation),
             path: item.payload.path(),
             session_id: item.payload.session_id().cloned(),
             reason,
@@ -452,7 +458,6 @@ impl SyncQueue {
             retries: c.retries,
             throttled: c.throttled,
             unknown_results: c.unknown_results,
-            rejected_full: c.rejected_full,
             capacity: config.max_queue_size,
             spacing_ms: self.pacer.spacing(config),
             paused_until: self.pacer.paused_until(now),
@@ -489,19 +494,9 @@ fn superseded_while_out(
 fn classify(outcome: &DeliveryOutcome) -> (OutcomeClass, Option<u16>, Option<String>) {
     match outcome {
         DeliveryOutcome::Response { status, retry_after } => {
-            let class = match *status {
-                200..=299 => OutcomeClass::Success,
-                429 => OutcomeClass::Throttled,
-                503 if retry_after.is_some() => OutcomeClass::Throttled,
-                400..=499 => OutcomeClass::Rejected,
-                // 1xx/3xx reaching here means the client did not follow through: treat as failure.
-                _ => OutcomeClass::Failure,
-            };
-            (class, Some(*status), retry_after.clone())
+            (outcome.class(), Some(*status), retry_after.clone())
         }
-        DeliveryOutcome::Timeout | DeliveryOutcome::NetworkError { .. } => {
-            (OutcomeClass::Failure, None, None)
-        }
+        DeliveryOutcome::Timeout | DeliveryOutcome::NetworkError { .. } => (outcome.class(), None, None),
     }
 }
 

@@ -5,6 +5,5 @@ mod state;
 mod table;
 mod timers;
 
-pub use reconnect::ReconnectGate;
 pub use state::{BackendStatus, SessionState};
 pub use table::{Effect, SessionTable};

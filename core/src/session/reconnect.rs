@@ -26,11 +26,6 @@ impl ReconnectGate {
         self.held.len()
     }
 
-    /// Whether the session holds a slot.
-    pub fn holds(&self, session: u64) -> bool {
-        self.held.contains_key(&session)
-    }
-
     /// Takes a slot if one is free; otherwise puts the session in line. True when taken.
     pub fn try_take(&mut self, session: u64, now: u64, lease: u64, max: usize) -> bool {
         if self.held.contains_key(&session) {
@@ -116,7 +111,7 @@ mod tests {
         assert_eq!(g.grant_waiting(5, 100, 2), vec![3]);
         assert!(!g.expire(99));
         assert!(g.expire(100));
-        assert!(!g.holds(2));
+        assert!(!g.held.contains_key(&2));
         assert_eq!(g.grant_waiting(100, 100, 2), vec![4]);
         assert_eq!(g.poll_timeout(), Some(105));
     }

@@ -22,6 +22,21 @@ pub enum SessionState {
     Removed,
 }
 
+impl SessionState {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Connecting => "connecting",
+            Self::Pending => "pending",
+            Self::Scanned => "scanned",
+            Self::Connected => "connected",
+            Self::Reconnecting => "reconnecting",
+            Self::Removed => "removed",
+        }
+    }
+}
+
 /// Status values sent to the backend's `/status` endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

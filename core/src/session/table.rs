@@ -17,9 +17,10 @@ use super::timers::{TimerKind, Timers};
 use crate::baileys::{classify_close, reason as code, CloseKind, Connection, ConnectionUpdate};
 use crate::config::Config;
 use crate::hash_index::HashIndex;
+use crate::meta::Meta;
 use crate::output::{Command, CommandKind, SessionChange};
 use crate::rng::Jitter;
-use crate::views::{PendingView, SessionCounters, SessionView};
+use crate::views::{PendingView, SessionCounters, SessionStateCounts, SessionView};
 
 /// What the keeper must do after a session transition.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +33,8 @@ pub enum Effect {
     Status {
         /// Session.
         session_id: Arc<str>,
+        /// The gateway's fields for it.
+        meta: Option<Meta>,
         /// Its handle (names its lanes).
         handle: u64,
         /// Status.
@@ -47,6 +50,8 @@ pub enum Effect {
         handle: u64,
         /// Session.
         session_id: Arc<str>,
+        /// The gateway's fields for it.
+        meta: Option<Meta>,
         /// The QR string (shared with the session's `last_qr`).
         qr: Arc<str>,
         /// When it was produced.
@@ -92,6 +97,8 @@ struct Session {
     replaced_at: VecDeque<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_close_code: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    meta: Option<Meta>,
 }
 
 impl Session {
@@ -139,19 +146,9 @@ impl SessionTable {
         self.sessions.len()
     }
 
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
-    }
-
     /// Counters.
     pub fn counters(&self) -> &SessionCounters {
         &self.counters
-    }
-
-    /// Notes a QR dropped because its session is unknown.
-    pub fn count_unknown_qr(&mut self) {
-        self.counters.qr_dropped_unknown_session += 1;
     }
 
     /// The session's handle: a number naming its queue lanes, kept by a removed session until
@@ -191,11 +188,6 @@ impl SessionTable {
         self.get(id)?.last_qr.as_deref()
     }
 
-    /// The state of a session.
-    pub fn state(&self, id: &str) -> Option<SessionState> {
-        self.get(id).map(|s| s.state)
-    }
-
     /// Drops cancelled timers from the fronts so `poll_timeout` is exact. Ends every public
     /// method that changes sessions.
     fn settle(&mut self, config: &Config) {
@@ -227,7 +219,7 @@ impl SessionTable {
     }
 
     /// Adds a session (caller checked it is new). Its inactivity clock starts now.
-    pub fn add(&mut self, id: &str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+    pub fn add(&mut self, id: &str, meta: Option<Meta>, now: u64, config: &Config, fx: &mut Vec<Effect>) {
         let (id, h) = match self.retired.remove(id) {
             Some(h) => (self.retired_ids.remove(&h).unwrap_or_else(|| Arc::from(id)), h),
             None => {
@@ -249,6 +241,7 @@ impl SessionTable {
             reconnect_due: None,
             replaced_at: VecDeque::new(),
             last_close_code: None,
+            meta,
         };
         self.sessions.insert(h, session);
         self.timers.add(TimerKind::Inactive, now.saturating_add(config.inactive_session_timeout), h);
@@ -316,7 +309,7 @@ impl SessionTable {
             None => {
                 let deadline = now.saturating_add(config.pending_session_timeout);
                 self.timers.add(TimerKind::PendingExpiry, deadline, h);
-                fx.push(status(&s.id, h, BackendStatus::Pending, None, now));
+                fx.push(status(&s.id, &s.meta, h, BackendStatus::Pending, None, now));
                 Episode { since: now, qr_count: 0, deadline }
             }
         };
@@ -333,7 +326,7 @@ impl SessionTable {
             fx.push(changed(&s.id, SessionState::Pending, None, now));
         }
         self.counters.qr_accepted += 1;
-        fx.push(Effect::Qr { handle: h, session_id: s.id.clone(), qr, at: now });
+        fx.push(Effect::Qr { handle: h, session_id: s.id.clone(), meta: s.meta.clone(), qr, at: now });
     }
 
     fn on_connecting(&mut self, h: u64, now: u64, fx: &mut Vec<Effect>) {
@@ -360,7 +353,7 @@ impl SessionTable {
         s.reconnect_attempt = 0;
         if s.state != SessionState::Connected {
             s.state = SessionState::Connected;
-            fx.push(status(&s.id, h, BackendStatus::Connected, None, now));
+            fx.push(status(&s.id, &s.meta, h, BackendStatus::Connected, None, now));
             fx.push(changed(&s.id, SessionState::Connected, None, now));
         }
     }
@@ -416,7 +409,7 @@ impl SessionTable {
         s.state = SessionState::Reconnecting;
         let reason = closed_reason(code);
         if was_connected {
-            fx.push(status(&s.id, h, BackendStatus::Disconnected, Some(reason.clone()), now));
+            fx.push(status(&s.id, &s.meta, h, BackendStatus::Disconnected, Some(reason.clone()), now));
         }
         fx.push(changed(&s.id, SessionState::Reconnecting, Some(reason), now));
         if kind == CloseKind::RestartRequired {
@@ -482,6 +475,7 @@ impl SessionTable {
         fx: &mut Vec<Effect>,
     ) {
         let Some(s) = self.sessions.remove(&h) else { return };
+        let meta = s.meta;
         let id = s.id;
         self.ids.remove(&id);
         self.retired.insert(id.clone(), h);
@@ -495,7 +489,7 @@ impl SessionTable {
             Command { kind: CommandKind::Close, session_id: id.clone(), reason: reason.clone(), at: now };
         fx.push(Effect::Command(close));
         fx.push(Effect::PurgeQrs { handle: h, reason: "session_removed" });
-        fx.push(status(&id, h, final_status, Some(reason.clone()), now));
+        fx.push(status(&id, &meta, h, final_status, Some(reason.clone()), now));
         fx.push(changed(&id, SessionState::Removed, Some(reason), now));
         self.release_slot(h, now, config, fx);
     }
@@ -629,20 +623,26 @@ impl SessionTable {
             .collect()
     }
 
-    /// (connected, pending, reconnecting) counts.
-    pub fn census(&self) -> (usize, usize, usize) {
-        let mut c = (0, 0, 0);
+    /// Sessions by state, and how many are in a pending episode.
+    pub fn census(&self) -> (SessionStateCounts, usize) {
+        let mut by_state = SessionStateCounts::default();
+        let mut pending = 0;
         for s in self.sessions.values() {
-            match s.state {
-                SessionState::Connected => c.0 += 1,
-                SessionState::Reconnecting => c.2 += 1,
-                _ => {}
-            }
             if s.episode.is_some() {
-                c.1 += 1;
+                pending += 1;
             }
+            let n = match s.state {
+                SessionState::New => &mut by_state.new,
+                SessionState::Connecting => &mut by_state.connecting,
+                SessionState::Pending => &mut by_state.pending,
+                SessionState::Scanned => &mut by_state.scanned,
+                SessionState::Connected => &mut by_state.connected,
+                SessionState::Reconnecting => &mut by_state.reconnecting,
+                SessionState::Removed => continue,
+            };
+            *n += 1;
         }
-        c
+        (by_state, pending)
     }
 
     /// Reconnect slots in use.
@@ -670,12 +670,13 @@ fn changed(id: &Arc<str>, state: SessionState, reason: Option<Cow<'static, str>>
 
 fn status(
     id: &Arc<str>,
+    meta: &Option<Meta>,
     handle: u64,
     status: BackendStatus,
     reason: Option<Cow<'static, str>>,
     at: u64,
 ) -> Effect {
-    Effect::Status { session_id: id.clone(), handle, status, reason, at }
+    Effect::Status { session_id: id.clone(), meta: meta.clone(), handle, status, reason, at }
 }
 
 fn command(id: &Arc<str>, kind: CommandKind, reason: &'static str, at: u64) -> Effect {

@@ -32,10 +32,11 @@ fn failed_qr_in_flight_is_superseded_by_a_newer_one() {
         Small::config(),
         &[
             Transition::AddSession { id: Sid::Pool(3) },
-            update(3, Update::Qr),     // QR 1 leaves first (QR lanes are urgent)
-            Transition::HandleTimeout, // the `pending` status leaves too
-            update(3, Update::Qr),     // QR 2 while QR 1 is in flight
-            deliver(500),              // QR 1 fails
+            update(3, Update::Qr), // QR 1 waits for the `pending` status, which leaves
+            deliver(200),          // the status is taken: QR 1 is queued
+            Transition::HandleTimeout, // and leaves after the spacing
+            update(3, Update::Qr), // QR 2 while QR 1 is in flight
+            deliver(500),          // QR 1 fails
             Transition::Tick { ms: 1_000 },
         ],
     );

@@ -40,13 +40,7 @@ impl AppError {
 
 impl From<KeeperError> for AppError {
     fn from(e: KeeperError) -> Self {
-        let status = match &e {
-            KeeperError::UnknownSession(_) => StatusCode::NOT_FOUND,
-            KeeperError::SessionExists(_) => StatusCode::CONFLICT,
-            KeeperError::InvalidSessionId(_) | KeeperError::InvalidItem(_) => StatusCode::BAD_REQUEST,
-            KeeperError::QueueFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            KeeperError::Config(_) | KeeperError::Snapshot(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = matches!(e, KeeperError::QueueFull { .. }).then_some(1);
         Self { status, message: e.to_string(), retry_after }
     }

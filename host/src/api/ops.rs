@@ -12,7 +12,6 @@ use sessionkeeper_core::{Ack, HealthView, Input};
 
 use super::error::{json_body, AppError};
 use super::AppState;
-use crate::metrics::SESSION_STATES;
 
 /// `GET /health`: the keeper's health view, with `alerts` (always 200; see `status`).
 pub async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, AppError> {
@@ -21,20 +20,8 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, A
 
 /// `GET /metrics`: Prometheus text.
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
-    let (health, by_state) = state
-        .driver
-        .read(|k, now| {
-            let table = k.session_table();
-            let mut by_state = [0u64; SESSION_STATES.len()];
-            for id in table.ids() {
-                if let Some(i) = table.state(id).and_then(|s| SESSION_STATES.iter().position(|x| *x == s)) {
-                    by_state[i] += 1;
-                }
-            }
-            (k.health(now), by_state)
-        })
-        .await?;
-    let text = state.metrics.render(&health, &by_state);
+    let health = state.driver.read(|k, now| k.health(now)).await?;
+    let text = state.metrics.render(&health);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }
 
@@ -96,9 +83,6 @@ pub async fn enqueue(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
     let Enqueue { path, payload, key, session_id } = json_body(&body?)?;
-    if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 200) {
-        return Err(AppError::bad_request("key must be 1 to 200 characters"));
-    }
     let ack = state.driver.submit(Input::Enqueue { path, payload, key, session_id }).await?;
     Ok((StatusCode::ACCEPTED, Json(ack)).into_response())
 }

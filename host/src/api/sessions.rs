@@ -18,6 +18,8 @@ use super::AppState;
 #[serde(rename_all = "camelCase")]
 struct AddSession {
     session_id: String,
+    #[serde(default)]
+    meta: Option<sessionkeeper_core::Meta>,
 }
 
 fn session_id(path: Result<Path<String>, PathRejection>) -> Result<String, AppError> {
@@ -36,9 +38,9 @@ pub async fn add(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
-    let AddSession { session_id } = json_body(&body?)?;
+    let AddSession { session_id, meta } = json_body(&body?)?;
     validate_session_id(&session_id)?;
-    state.driver.submit(Input::AddSession { session_id: session_id.clone() }).await?;
+    state.driver.submit(Input::AddSession { session_id: session_id.clone(), meta }).await?;
     Ok((StatusCode::CREATED, Json(json!({ "sessionId": session_id, "added": true }))).into_response())
 }
 
@@ -50,9 +52,6 @@ pub async fn remove(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let session_id = session_id(path)?;
     let Query(RemoveQuery { reason }) = query?;
-    if reason.as_ref().is_some_and(|r| r.len() > 200) {
-        return Err(AppError::bad_request("reason must be at most 200 characters"));
-    }
     state.driver.submit(Input::RemoveSession { session_id: session_id.clone(), reason }).await?;
     Ok(Json(json!({ "sessionId": session_id, "removed": true })))
 }
@@ -96,10 +95,8 @@ pub async fn qr(
         return Err(AppError::bad_request("format must be png, svg or raw"));
     }
     let id = session_id.clone();
-    let (known, qr) = state
-        .driver
-        .read(move |k, _| (k.session_table().contains(&id), k.qr(&id).map(str::to_owned)))
-        .await?;
+    let (known, qr) =
+        state.driver.read(move |k, _| (k.has_session(&id), k.qr(&id).map(str::to_owned))).await?;
     if !known {
         return Err(AppError::not_found(format!("unknown session `{session_id}`")));
     }

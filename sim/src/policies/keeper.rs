@@ -130,7 +130,7 @@ impl PolicyModel for KeeperPolicy {
     }
 
     fn add_session(&mut self, now: u64, session: &str) {
-        self.feed(now, Input::AddSession { session_id: session.to_owned() });
+        self.feed(now, Input::AddSession { session_id: session.to_owned(), meta: None });
     }
 
     fn connection_update(&mut self, now: u64, session: &str, update: &ConnectionUpdate) {
@@ -159,25 +159,23 @@ impl PolicyModel for KeeperPolicy {
     }
 
     fn probe(&self) -> Probe {
-        debug_assert_eq!(self.held, self.keeper.session_table().len() as u64);
         Probe {
-            queue_depth: self.keeper.queue().counters().queued,
-            breaker: level(self.keeper.breaker().state()),
+            queue_depth: self.keeper.queue_depth(),
+            breaker: level(self.keeper.breaker_state()),
             sessions_held: self.held,
         }
     }
 
     fn books(&self) -> Books {
         // Counters only: the queue's item type is the core's business.
-        let c = self.keeper.queue().counters();
-        let outstanding = c.queued + c.in_flight;
+        let q = self.keeper.health(self.keeper.now()).queue;
         Books {
             breaker_opens: self.opens,
             breaker_reopens: self.reopens,
-            qr_superseded: self.keeper.queue().counters().superseded,
+            qr_superseded: q.superseded,
             status_dropped: self.status_dropped,
             qr_dropped: self.qr_dropped,
-            items_outstanding: outstanding,
+            items_outstanding: q.depth + q.in_flight,
         }
     }
 }

@@ -157,7 +157,7 @@ impl Driver {
 
     fn render(&self, index: u64, now: u64, result: &str, with_snapshot: bool) -> String {
         let k = &self.keeper;
-        let qrs: BTreeMap<&str, Option<&str>> = k.session_table().ids().map(|id| (id, k.qr(id))).collect();
+        let qrs: BTreeMap<&str, Option<&str>> = k.session_ids().map(|id| (id, k.qr(id))).collect();
         let mut out = String::with_capacity(4_096);
         let _ = write!(
             out,

@@ -108,7 +108,7 @@ impl TraceGen {
         }
         let deadline = driver.keeper().poll_timeout();
         self.advance(deadline);
-        let known: Vec<String> = driver.keeper().session_table().ids().map(str::to_owned).collect();
+        let known: Vec<String> = driver.keeper().session_ids().map(str::to_owned).collect();
         let weights: Vec<u64> = ACTIONS
             .iter()
             .map(|(a, w)| match a {
