@@ -36,7 +36,8 @@ fn encode(qr: &str) -> Result<QrCode, RenderError> {
     if qr.is_empty() {
         return Err(RenderError::Empty);
     }
-    QrCode::with_error_correction_level(qr.as_bytes(), EC_LEVEL).map_err(|e| RenderError::Encode(e.to_string()))
+    QrCode::with_error_correction_level(qr.as_bytes(), EC_LEVEL)
+        .map_err(|e| RenderError::Encode(e.to_string()))
 }
 
 /// The grayscale pixels of the symbol with its quiet zone, row by row, and the side in pixels.
