@@ -66,7 +66,8 @@ export interface BaileysLikeSocket {
 
 export declare class SessionKeeper extends EventEmitter {
   constructor(options: KeeperOptions);
-  addSession(sessionId: string): void;
+  /** Starts managing a session; `meta` (flat, at most 16 keys) goes into its `/qr` and `/status` bodies. */
+  addSession(sessionId: string, options?: { meta?: Record<string, string | number | boolean | null> }): void;
   removeSession(sessionId: string, reason?: string): void;
   connectionUpdate(sessionId: string, update: ConnectionUpdate): void;
   attachBaileys(sessionId: string, sock: BaileysLikeSocket): () => void;

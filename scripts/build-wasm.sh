@@ -25,19 +25,20 @@ if [ "$installed" != "$version" ]; then
   cargo install wasm-bindgen-cli --version "$version"
 fi
 
-echo "== build-wasm: cargo build (wasm32-unknown-unknown, release)"
-cargo build -p sessionkeeper-wasm --target wasm32-unknown-unknown --release
+echo "== build-wasm: cargo build (wasm32-unknown-unknown, profile wasm-release)"
+cargo build -p sessionkeeper-wasm --target wasm32-unknown-unknown --profile wasm-release
 
 target_dir="$(cargo metadata --format-version 1 --no-deps \
   | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
-wasm="$target_dir/wasm32-unknown-unknown/release/sessionkeeper_wasm.wasm"
+wasm="$target_dir/wasm32-unknown-unknown/wasm-release/sessionkeeper_wasm.wasm"
 [ -f "$wasm" ] || { echo "build-wasm: $wasm not found" >&2; exit 1; }
 
 echo "== build-wasm: wasm-bindgen --target nodejs -> js-shim/wasm/"
 out="js-shim/wasm"
 tmp="$(mktemp -d js-shim/.wasm-build.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
-wasm-bindgen --target nodejs --out-dir "$tmp" "$wasm"
+# No name or producers sections: they are debugging aids a user never loads.
+wasm-bindgen --target nodejs --remove-name-section --remove-producers-section --out-dir "$tmp" "$wasm"
 rm -rf "$out"
 mv "$tmp" "$out"
 trap - EXIT

@@ -6,6 +6,13 @@ cd "$(dirname "$0")/.."
 echo "== setup: wasm32 target"
 rustup target add wasm32-unknown-unknown
 
+echo "== setup: promtool (Debian package prometheus), Prometheus' own metrics linter"
+if ! command -v promtool >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends prometheus >/dev/null \
+    || { apt-get update >/dev/null && apt-get install -y --no-install-recommends prometheus >/dev/null; }
+fi
+
 echo "== fmt + clippy"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
@@ -22,8 +29,12 @@ fi
 echo "== rust tests"
 PROPTEST_CASES="${PROPTEST_CASES:-1000}" cargo test --workspace
 
-echo "== js: wasm build + js-shim tests (node --test)"
+echo "== js: wasm build + js-shim tests (node --test) + the shipped package replays the traces"
 bash scripts/ci/js.sh
+
+echo "== edge conformance: the host binary and the npm handler() answer alike (promtool included)"
+cargo build -q -p sessionkeeper-host
+SK_REQUIRE_PROMTOOL=1 node tests/conformance/run.mjs
 
 echo "== sim smoke run"
 cargo run -q -p sessionkeeper-sim -- --users 200 --hours 2 --json > /dev/null

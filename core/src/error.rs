@@ -23,6 +23,9 @@ pub enum KeeperError {
     /// An `Enqueue` that cannot be delivered (bad path, ...).
     #[error("invalid item: {0}")]
     InvalidItem(String),
+    /// A request body that is not the JSON its route takes.
+    #[error("invalid JSON body: {0}")]
+    InvalidBody(String),
     /// A bad configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -40,6 +43,7 @@ impl KeeperError {
             Self::InvalidSessionId(_) => "InvalidSessionId",
             Self::QueueFull { .. } => "QueueFull",
             Self::InvalidItem(_) => "InvalidItem",
+            Self::InvalidBody(_) => "InvalidBody",
             Self::Config(_) => "Config",
             Self::Snapshot(_) => "Snapshot",
         }
@@ -50,7 +54,7 @@ impl KeeperError {
         match self {
             Self::UnknownSession(_) => 404,
             Self::SessionExists(_) => 409,
-            Self::InvalidSessionId(_) | Self::InvalidItem(_) => 400,
+            Self::InvalidSessionId(_) | Self::InvalidItem(_) | Self::InvalidBody(_) => 400,
             Self::QueueFull { .. } => 503,
             Self::Config(_) | Self::Snapshot(_) => 500,
         }

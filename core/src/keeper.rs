@@ -360,6 +360,7 @@ impl Keeper {
                         // statuses have left; `drive` queues it when that lane drains. Once a QR
                         // is queued, newer ones follow it there, where latest wins.
                         self.held_qrs.insert(handle, body);
+                        self.queue.promote(&LaneKey::Session(handle));
                     } else {
                         self.enqueue_qr(now, handle, body);
                     }
@@ -384,7 +385,8 @@ impl Keeper {
         let now = now.max(self.clock.now());
         let (by_state, pending) = self.sessions.census();
         let breaker = self.breaker.view(now);
-        let queue = self.queue.view(now, &self.config);
+        let mut queue = self.queue.view(now, &self.config);
+        queue.held_qrs = self.held_qrs.len() as u64;
         let mut alerts = Vec::new();
         if self.breaker.state() != BreakerState::Closed {
             if let Some(open_for) =

@@ -58,6 +58,7 @@ mod hash_index;
 mod input;
 mod keeper;
 mod meta;
+mod operator;
 mod output;
 mod prometheus;
 mod queue;
@@ -76,6 +77,7 @@ pub use error::{validate_session_id, KeeperError, MAX_SESSION_ID_LEN};
 pub use input::{DeliveryOutcome, Input};
 pub use keeper::{Ack, Keeper, MAX_KEY_LEN, MAX_PATH_LEN, MAX_QR_LEN, MAX_REASON_LEN, SNAPSHOT_VERSION};
 pub use meta::{Meta, MAX_META_BYTES, MAX_META_KEYS, MAX_META_KEY_LEN, MAX_META_VALUE_LEN};
+pub use operator::{cleanup_input, parse_json_body, Cleanup};
 pub use output::{
     Body, BreakerChange, Command, CommandKind, DeadLetter, Delivery, Output, QrBody, SessionChange,
     StatusBody,

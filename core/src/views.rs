@@ -105,6 +105,9 @@ pub struct QueueView {
     pub depth: u64,
     /// Requests in flight.
     pub in_flight: u64,
+    /// QRs waiting for their session's earlier statuses to leave; counted in `accepted` only
+    /// once they are queued.
+    pub held_qrs: u64,
     /// Items ever accepted.
     pub accepted: u64,
     /// Items the backend took (2xx).

@@ -64,18 +64,19 @@ impl Deliverer {
     /// blocking pool: choosing the best QR mask costs milliseconds of CPU).
     pub async fn body(&self, delivery: &Delivery) -> Vec<u8> {
         if let Some(qr) = &delivery.render_qr {
-            match self.qr_image(qr).await {
-                Ok(url) => {
-                    let mut body = delivery.body.to_value();
-                    if let Some(obj) = body.as_object_mut() {
-                        obj.insert("qrImage".into(), url.as_ref().into());
-                    }
-                    return serde_json::to_vec(&body).expect("JSON values serialize");
-                }
+            // `null` when the QR cannot be encoded: the backend gets the raw `qr` and decides.
+            let image = match self.qr_image(qr).await {
+                Ok(url) => serde_json::Value::from(url.as_ref()),
                 Err(e) => {
-                    tracing::warn!(item = delivery.item_id, error = %e, "QR not renderable, sent without image")
+                    tracing::warn!(item = delivery.item_id, error = %e, "QR not renderable, sent without image");
+                    serde_json::Value::Null
                 }
+            };
+            let mut body = delivery.body.to_value();
+            if let Some(obj) = body.as_object_mut() {
+                obj.insert("qrImage".into(), image);
             }
+            return serde_json::to_vec(&body).expect("JSON values serialize");
         }
         serde_json::to_vec(&delivery.body).expect("JSON values serialize")
     }

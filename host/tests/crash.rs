@@ -182,3 +182,67 @@ async fn sigkill_mid_stream_loses_no_accepted_item() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// The health view without the instant it was taken at.
+fn timeless(mut h: Value) -> Value {
+    h.as_object_mut().unwrap().remove("now");
+    h
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_inputs_change_nothing_across_a_sigkill() {
+    let backend = Backend::start(Mode::Ok).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = spawn(dir.path(), &backend.url());
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value| client.post(format!("{base}{path}")).json(&body).send();
+    assert_eq!(post("/sessions", json!({"sessionId": "a"})).await.unwrap().status(), 201);
+    assert_eq!(post("/sessions/a/events", json!({"qr": "2@a"})).await.unwrap().status(), 200);
+    let settled = || async {
+        let h = health(&client, &base).await?;
+        (h["queue"]["depth"] == 0 && h["queue"]["inFlight"] == 0 && h["queue"]["delivered"] == 2).then_some(h)
+    };
+    eventually(20, "the QR and its status delivered", settled).await;
+
+    // Every kind of refusal: none may leave a trace that a replay would not reproduce.
+    let refusals = [
+        (post("/sessions", json!({"sessionId": "a"})).await.unwrap().status(), 409),
+        (post("/sessions/ghost/events", json!({"qr": "2@ghost"})).await.unwrap().status(), 404),
+        (
+            post("/sessions", json!({"sessionId": "b", "meta": {"x": {"nested": 1}}}))
+                .await
+                .unwrap()
+                .status(),
+            400,
+        ),
+        (
+            post("/enqueue", json!({"path": "/x", "payload": 1, "key": "k".repeat(201)}))
+                .await
+                .unwrap()
+                .status(),
+            400,
+        ),
+        (post("/enqueue", json!({"path": "../x", "payload": 1})).await.unwrap().status(), 400),
+        (
+            client
+                .delete(format!("{base}/sessions/a?reason={}", "r".repeat(201)))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            400,
+        ),
+    ];
+    for (i, (got, want)) in refusals.iter().enumerate() {
+        assert_eq!(got.as_u16(), *want, "refusal {i}");
+    }
+    let before = timeless(health(&client, &base).await.unwrap());
+    child.kill().unwrap(); // SIGKILL right after the refusals
+    child.wait().unwrap();
+
+    let (mut child, base) = spawn(dir.path(), &backend.url());
+    let after = timeless(health(&client, &base).await.unwrap());
+    assert_eq!(after, before, "/health after the restart differs from before the kill");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -5,6 +5,9 @@
 const crypto = require('node:crypto');
 const { qrDataUrl } = require('./qr');
 
+/** The host sends `sessionkeeper/<version>` too: a backend can tell its clients apart. */
+const USER_AGENT = `sessionkeeper/${require('../package.json').version}`;
+
 /** The request body: the core's body plus `qrImage`, rendered now (at dispatch) when asked for. */
 function requestBody(delivery, qrImageFormat) {
   if (delivery.renderQr === undefined) return delivery.body;
@@ -40,6 +43,7 @@ async function performDelivery(shim, delivery, nowMs) {
   const headers = {
     'content-type': 'application/json',
     accept: 'application/json',
+    'user-agent': USER_AGENT,
     'idempotency-key': delivery.idempotencyKey,
   };
   if (shim.token) headers.authorization = `Bearer ${shim.token}`;

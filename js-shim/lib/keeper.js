@@ -4,6 +4,7 @@
 // Every decision (pending expiry, reconnect backoff, breaker, pacing, retries) is the core's.
 
 const { EventEmitter } = require('node:events');
+const crypto = require('node:crypto');
 const wasm = require('./wasm');
 const { splitOptions } = require('./options');
 const { normalizeUpdate, flatUpdate, subscribe } = require('./baileys');
@@ -59,7 +60,9 @@ class SessionKeeper extends EventEmitter {
   _build(core) {
     let fresh;
     try {
-      fresh = new wasm.WasmKeeper(core);
+      // A random incarnation: a keeper started without its old state never reuses an
+      // idempotency key the backend has seen (a restored one keeps the saved incarnation).
+      fresh = new wasm.WasmKeeper(core, crypto.randomBytes(8).toString('hex'));
     } catch (err) {
       throw Object.assign(new TypeError(`sessionkeeper: ${err.message}`), { name: 'KeeperError', code: err.code || 'Config' });
     }
@@ -112,9 +115,18 @@ class SessionKeeper extends EventEmitter {
     }
   }
 
-  /** Starts managing a session (before its socket's first event). */
-  addSession(sessionId) {
-    this._handle({ type: 'addSession', sessionId: sessionIdArg(sessionId) });
+  /**
+   * Starts managing a session (before its socket's first event). `options.meta`: the
+   * gateway's own flat fields (a phone number, a tenant) sent in every `/qr` and `/status`
+   * body of the session as `meta`.
+   */
+  addSession(sessionId, options) {
+    const input = { type: 'addSession', sessionId: sessionIdArg(sessionId) };
+    if (options !== undefined && options !== null) {
+      if (typeof options !== 'object') throw inputError('addSession options must be an object');
+      if (options.meta !== undefined) input.meta = options.meta;
+    }
+    this._handle(input);
   }
 
   /** Removes a session: a `'close'` command follows and the backend is told `removed`. */

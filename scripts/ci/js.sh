@@ -13,3 +13,10 @@ npm ci --no-audit --no-fund --ignore-scripts
 
 echo "== js-shim: node --test"
 node --test test/*.test.js
+cd ..
+
+echo "== js parity: the shipped package (js-shim + its wasm) against the native core"
+traces="$(mktemp -d)"
+trap 'rm -rf "$traces"' EXIT
+cargo run -q -p sessionkeeper-tests --example js_traces -- "$traces" 1000
+node tests/js-parity/replay.mjs tests/traces "$traces"

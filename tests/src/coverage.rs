@@ -39,11 +39,9 @@ pub const REQUIRED: &[&str] = &[
     "queue:retries",
     "queue:throttled",
     "queue:unknownResults",
-    "queue:rejectedFull",
+    "queue:heldQrs",
     "sessions:expired",
     "sessions:inactiveRemoved",
-    "sessions:qrDroppedUnknownSession",
-    "sessions:reconnectsDeferred",
     "sessions:replacedLoops",
 ];
 

@@ -15,10 +15,12 @@
 //! `wasm-bindgen` CLI of the exact crate version, `--target nodejs`).
 
 mod convert;
+mod edge;
 mod keeper;
 mod qr;
 mod types;
 
 pub use convert::parse_now;
+pub use edge::{check_session_id_js, cleanup_ms_js};
 pub use keeper::WasmKeeper;
 pub use qr::{render_qr_png_js, render_qr_svg_js};

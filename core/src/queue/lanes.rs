@@ -161,6 +161,21 @@ impl Lanes {
         }
     }
 
+    /// Serves a lane with the urgent ones from now on (until it drains): a session's statuses
+    /// while a QR waits for them, so a status backlog elsewhere cannot make that QR stale.
+    pub fn promote(&mut self, lane: &LaneKey) {
+        let Some(l) = self.lanes.get_mut(lane) else { return };
+        if l.urgent {
+            return;
+        }
+        l.urgent = true;
+        if l.sched == Sched::Ready {
+            // Its entry in the normal ring goes stale (rings skip lanes that are not ready).
+            self.urgent.push_back(lane.clone());
+            self.compact_ring();
+        }
+    }
+
     /// Moves lanes whose wait is over into the ring.
     pub fn wake(&mut self, now: u64) {
         while let Some((t, _)) = self.waiting.first() {

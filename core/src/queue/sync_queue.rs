@@ -123,6 +123,11 @@ impl SyncQueue {
         self.incarnation = incarnation;
     }
 
+    /// Serves `lane` with the urgent lanes until it drains.
+    pub fn promote(&mut self, lane: &LaneKey) {
+        self.lanes.promote(lane);
+    }
+
     /// Items waiting (not in flight).
     pub fn depth(&self) -> u64 {
         self.counters.queued
@@ -449,6 +454,7 @@ impl SyncQueue {
         QueueView {
             depth: c.queued,
             in_flight: c.in_flight,
+            held_qrs: 0,
             accepted: c.accepted,
             delivered: c.delivered,
             superseded: c.superseded,

@@ -24,7 +24,8 @@ pub async fn require_api_key(State(state): State<AppState>, req: Request, next: 
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+        // The scheme is case-insensitive (RFC 9110).
+        .and_then(|v| v.get(..7).filter(|s| s.eq_ignore_ascii_case("bearer ")).map(|_| &v[7..]));
     let x_api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
     let ok = [bearer, x_api_key]
         .into_iter()

@@ -85,8 +85,7 @@ impl IntoResponse for AppError {
     }
 }
 
-/// Parses a JSON body; an empty body reads as `null` (for endpoints whose body is optional).
+/// Parses a JSON body as every edge does; an empty body reads as `null`.
 pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { b"null".as_slice() } else { body };
-    serde_json::from_slice(body).map_err(|e| AppError::bad_request(format!("invalid JSON body: {e}")))
+    Ok(sessionkeeper_core::parse_json_body(body)?)
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
-use sessionkeeper_core::{Ack, HealthView, Input};
+use sessionkeeper_core::{cleanup_input, Ack, Cleanup, HealthView, Input};
 
 use super::error::{json_body, AppError};
 use super::AppState;
@@ -25,20 +25,6 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, AppError
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }
 
-/// Optional body of `POST /cleanup-inactive-sessions`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CleanupInactive {
-    idle_for_ms: Option<u64>,
-}
-
-/// Optional body of `POST /cleanup-pending-sessions`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CleanupPending {
-    older_than_ms: Option<u64>,
-}
-
 fn removed(ack: Ack) -> Json<serde_json::Value> {
     match ack {
         Ack::Removed { removed, count } => Json(json!({ "removed": removed, "count": count })),
@@ -51,9 +37,8 @@ pub async fn cleanup_inactive(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let body: Option<CleanupInactive> = json_body(&body?)?;
-    let idle_for_ms = body.unwrap_or_default().idle_for_ms;
-    Ok(removed(state.driver.submit(Input::CleanupInactive { idle_for_ms }).await?))
+    let input = cleanup_input(Cleanup::Inactive, &body?)?;
+    Ok(removed(state.driver.submit(input).await?))
 }
 
 /// `POST /cleanup-pending-sessions` -> `{removed, count}`.
@@ -61,9 +46,8 @@ pub async fn cleanup_pending(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let body: Option<CleanupPending> = json_body(&body?)?;
-    let older_than_ms = body.unwrap_or_default().older_than_ms;
-    Ok(removed(state.driver.submit(Input::CleanupPending { older_than_ms }).await?))
+    let input = cleanup_input(Cleanup::Pending, &body?)?;
+    Ok(removed(state.driver.submit(input).await?))
 }
 
 /// `POST /enqueue` body: a backend call of the gateway's own.

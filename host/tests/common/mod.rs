@@ -217,6 +217,12 @@ impl Host {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// A GET answered with text (metrics, SVG).
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let resp = self.req(reqwest::Method::GET, path).send().await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap_or_default())
+    }
+
     /// `GET /health`.
     pub async fn health(&self) -> Value {
         self.get("/health").await.1

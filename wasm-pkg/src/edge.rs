@@ -1,0 +1,35 @@
+//! What the npm package's `handler()` must answer exactly like the host: the cleanup routes'
+//! bodies and session-id checks come from the core, so their errors are the host's words.
+
+use sessionkeeper_core::{cleanup_input, validate_session_id, Cleanup, Input};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+
+use crate::convert::{js_error, keeper_error, INVALID_INPUT};
+
+/// `cleanupMs(route, body)`: the milliseconds a `POST /cleanup-{route}-sessions` body gives
+/// (`route` is `inactive` or `pending`; `body` the raw bytes), `undefined` for none. Values
+/// past 2^53 (JS numbers) mean "never" and come back as the largest safe integer. Throws a
+/// `KeeperError` (`InvalidBody`, status 400) with the host's message.
+#[wasm_bindgen(js_name = cleanupMs)]
+pub fn cleanup_ms_js(route: &str, body: &[u8]) -> Result<Option<f64>, JsValue> {
+    let route = match route {
+        "inactive" => Cleanup::Inactive,
+        "pending" => Cleanup::Pending,
+        other => return Err(js_error(INVALID_INPUT, &format!("no cleanup route `{other}`"))),
+    };
+    let ms = match cleanup_input(route, body).map_err(|e| keeper_error(&e))? {
+        Input::CleanupInactive { idle_for_ms: ms } | Input::CleanupPending { older_than_ms: ms } => ms,
+        _ => None,
+    };
+    Ok(ms.map(|ms| ms.min(MAX_SAFE_INTEGER) as f64))
+}
+
+/// The largest integer a JS number holds exactly.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// `checkSessionId(id)`: throws the core's `InvalidSessionId` error for an id it would refuse.
+#[wasm_bindgen(js_name = checkSessionId)]
+pub fn check_session_id_js(id: &str) -> Result<(), JsValue> {
+    validate_session_id(id).map_err(|e| keeper_error(&e))
+}
