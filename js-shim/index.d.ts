@@ -52,7 +52,7 @@ export interface KeeperOptions extends KeeperConfig {
 export interface CommandEvent { type: "close" | "reconnect"; sessionId: string; reason: string; at: number }
 export interface BreakerEvent { from: BreakerState; to: BreakerState; at: number }
 export interface SessionEvent { sessionId: string; state: SessionState; reason?: string; at: number }
-export interface DeliveryEvent { delivery: Delivery; outcome: DeliveryOutcome }
+export interface DeliveryEvent { delivery: Delivery; outcome: DeliveryOutcome; outcomeClass: "success" | "failure" | "throttled" | "rejected" }
 export interface WarningEvent { sessionId?: string; error: Error }
 export interface Removed { removed: string[]; count: number }
 

@@ -31,7 +31,8 @@ function sessionIdArg(id) {
  *
  * Events: `'command'` `{type: 'close'|'reconnect', sessionId, reason, at}`, `'breaker'`
  * `{from, to, at}`, `'session'` `{sessionId, state, reason?, at}`, `'deadLetter'` (the item given
- * up on), `'delivery'` `{delivery, outcome}` after each backend request, and `'warning'`
+ * up on), `'delivery'` `{delivery, outcome, outcomeClass}` after each backend request (the class is the
+ * core's: `success`, `failure`, `throttled` or `rejected`, as the host's metrics count it), and `'warning'`
  * `{sessionId?, error}` for inputs refused on paths that cannot throw to the caller (socket events
  * from `attachBaileys`, delivery results, a failed autosave), and `'saved'` `{at}` after each
  * autosave.
@@ -357,7 +358,7 @@ class SessionKeeper extends EventEmitter {
   _deliver(delivery) {
     const p = performDelivery(this._shim, delivery, this._now()).then((outcome) => {
       this._inFlight.delete(p);
-      this.emit('delivery', { delivery, outcome });
+      this.emit('delivery', { delivery, outcome, outcomeClass: wasm.outcomeClass(outcome) });
       try {
         const o = outcome;
         this._wasm.deliveryResult(

@@ -10,29 +10,16 @@
 // refused through its API, journal entries, snapshots, commands published on /commands, and the
 // delivery latency histogram (the keeper's events carry no durations).
 
+const wasm = require('./wasm');
+
 /** The host's exposition content type. */
 const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** Breaker states in the host's order; labels are their names in lower case. */
 const BREAKER_STATES = ['CLOSED', 'OPEN', 'HALF_OPEN'];
 
-/** Delivery outcome labels in the host's order (the core's `DELIVERY_OUTCOME_LABELS`). */
-const OUTCOMES = ['success', 'throttled', 'rejected', 'server_error', 'timeout', 'network_error'];
-
-/**
- * The `outcome` label of a `DeliveryOutcome`: the core's outcome class (`DeliveryOutcome::class`:
- * 429, and 503 with Retry-After, throttled; other 3xx/4xx rejected; the rest failures), with
- * failures split by how they failed, as the host labels them.
- */
-function outcomeLabel(outcome) {
-  if (outcome.kind === 'timeout') return 'timeout';
-  if (outcome.kind !== 'response') return 'network_error';
-  const s = outcome.status;
-  if (s >= 200 && s <= 299) return 'success';
-  if (s === 429 || (s === 503 && outcome.retryAfter !== undefined && outcome.retryAfter !== null)) return 'throttled';
-  if (s >= 300 && s <= 499) return 'rejected';
-  return 'server_error';
-}
+/** Delivery outcome labels in the host's order, and each outcome's label: the core's. */
+const OUTCOMES = wasm.outcomeLabels();
 
 /** One set of event counters per keeper, however many handlers it makes. */
 const COUNTERS = new WeakMap();
@@ -43,7 +30,7 @@ function eventCounters(keeper) {
   if (c) return c;
   c = { outcomes: Object.fromEntries(OUTCOMES.map((o) => [o, 0])), transitions: {} };
   keeper.on('delivery', ({ outcome }) => {
-    c.outcomes[outcomeLabel(outcome)] += 1;
+    c.outcomes[wasm.outcomeLabel(outcome)] += 1;
   });
   keeper.on('breaker', ({ from, to }) => {
     const k = `${from}>${to}`;
@@ -85,4 +72,4 @@ function metricsRenderer(keeper) {
   return () => keeper._wasm.metricsText(keeper._now()) + renderEventFamilies(events);
 }
 
-module.exports = { metricsRenderer, outcomeLabel, METRICS_CONTENT_TYPE };
+module.exports = { metricsRenderer, METRICS_CONTENT_TYPE };

@@ -1,11 +1,13 @@
 //! What the npm package's `handler()` must answer exactly like the host: the cleanup routes'
 //! bodies and session-id checks come from the core, so their errors are the host's words.
 
-use sessionkeeper_core::{cleanup_input, validate_session_id, Cleanup, Input};
+use sessionkeeper_core::{
+    cleanup_input, validate_session_id, Cleanup, DeliveryOutcome, Input, DELIVERY_OUTCOME_LABELS,
+};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
-use crate::convert::{js_error, keeper_error, INVALID_INPUT};
+use crate::convert::{from_js, js_error, keeper_error, INVALID_INPUT};
 
 /// `cleanupMs(route, body)`: the milliseconds a `POST /cleanup-{route}-sessions` body gives
 /// (`route` is `inactive` or `pending`; `body` the raw bytes), `undefined` for none. Values
@@ -32,4 +34,30 @@ const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 #[wasm_bindgen(js_name = checkSessionId)]
 pub fn check_session_id_js(id: &str) -> Result<(), JsValue> {
     validate_session_id(id).map_err(|e| keeper_error(&e))
+}
+
+/// `outcomeClass(outcome)`: what a backend answer means (`success`, `failure`, `throttled`,
+/// `rejected`), as the breaker and the host's metrics see it.
+#[wasm_bindgen(js_name = outcomeClass)]
+pub fn outcome_class_js(
+    #[wasm_bindgen(unchecked_param_type = "DeliveryOutcome")] outcome: JsValue,
+) -> Result<String, JsValue> {
+    let outcome: DeliveryOutcome = from_js(outcome, "outcome")?;
+    let class = serde_json::to_value(outcome.class()).expect("a unit variant");
+    Ok(class.as_str().unwrap_or_default().to_owned())
+}
+
+/// `outcomeLabel(outcome)`: its `outcome` label in `sessionkeeper_deliveries_total`.
+#[wasm_bindgen(js_name = outcomeLabel)]
+pub fn outcome_label_js(
+    #[wasm_bindgen(unchecked_param_type = "DeliveryOutcome")] outcome: JsValue,
+) -> Result<String, JsValue> {
+    let outcome: DeliveryOutcome = from_js(outcome, "outcome")?;
+    Ok(outcome.metric_label().to_owned())
+}
+
+/// `outcomeLabels()`: every `outcome` label, in the order both edges list them.
+#[wasm_bindgen(js_name = outcomeLabels)]
+pub fn outcome_labels_js() -> Vec<String> {
+    DELIVERY_OUTCOME_LABELS.iter().map(|l| (*l).to_owned()).collect()
 }

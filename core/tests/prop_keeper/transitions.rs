@@ -142,7 +142,8 @@ impl Outcome {
         match self {
             Outcome::Status(200..=299) => OutcomeClass::Success,
             Outcome::Status(429) | Outcome::Throttled { .. } => OutcomeClass::Throttled,
-            Outcome::Status(400..=499) => OutcomeClass::Rejected,
+            // Redirects are never followed: the request as sent was not taken.
+            Outcome::Status(300..=499) => OutcomeClass::Rejected,
             Outcome::Status(_) | Outcome::Timeout | Outcome::Network { .. } => OutcomeClass::Failure,
         }
     }
