@@ -113,11 +113,16 @@ fn run(k: &mut Keeper, inputs: Vec<Input>, start: u64) -> u64 {
                 answers.push(d.delivery_id);
             }
         }
-        for delivery_id in answers.drain(..) {
+        // A result can dispatch more (a QR that waited for its session's status): answer those too.
+        while let Some(delivery_id) = answers.pop() {
             let outcome = DeliveryOutcome::Response { status: 200, retry_after: None };
             let _ = k.handle(now, Input::DeliveryResult { delivery_id, outcome });
             handled += 1;
-            while k.poll_output().is_some() {}
+            while let Some(o) = k.poll_output() {
+                if let Output::Deliver(d) = o {
+                    answers.push(d.delivery_id);
+                }
+            }
         }
         if k.poll_timeout().is_some_and(|t| t <= now) {
             k.handle_timeout(now);
