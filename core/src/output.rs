@@ -76,7 +76,7 @@ pub struct StatusBody {
     /// The gateway's fields for the session, when it gave any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<Meta>,
-    /// Why.
+    /// Why it happened (`closed (428)`, `logged_out`, `inactive`, ...); absent for `pending` and `connected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Cow<'static, str>>,
     /// Session (shared with the session table).

@@ -35,7 +35,7 @@ pub enum ServerError {
     Listen {
         /// The address.
         addr: String,
-        /// Why.
+        /// The OS error (address in use, permission denied).
         source: std::io::Error,
     },
     /// Storage failed while running; the service stopped (a restart recovers).

@@ -28,7 +28,7 @@ pub enum StoreError {
     Dir {
         /// The directory.
         path: PathBuf,
-        /// Why.
+        /// The OS error.
         source: std::io::Error,
     },
     /// Stored data that cannot be read back.

@@ -39,7 +39,7 @@ pub enum Effect {
         handle: u64,
         /// Status.
         status: BackendStatus,
-        /// Why.
+        /// Why (absent for `pending` and `connected`).
         reason: Option<Cow<'static, str>>,
         /// When.
         at: u64,
@@ -61,7 +61,7 @@ pub enum Effect {
     PurgeQrs {
         /// Session's handle (names its QR lane).
         handle: u64,
-        /// Why.
+        /// The `purgedBy` bucket the dropped QRs are counted in.
         reason: &'static str,
     },
 }
