@@ -1,8 +1,7 @@
 //! The facade: one `Keeper` owning the session table, the breaker and the sync queue.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +14,7 @@ use crate::output::{BreakerChange, Output, QrBody, StatusBody};
 use crate::queue::{idempotency_key, ItemKind, LaneKey, NewItem, Payload, SyncQueue};
 use crate::rng::Jitter;
 use crate::session::{BackendStatus, Effect, SessionTable};
+use crate::session_id::SessionId;
 use crate::views::{Alert, AlertKind, HealthStatus, HealthView, SessionsView};
 
 /// Snapshot format version; bumped on incompatible changes. Version 2 snapshots are migrated.
@@ -74,6 +74,10 @@ pub struct Keeper {
     /// not reached the backend yet: a backend finds the pending row before the QR, always.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     held_qrs: BTreeMap<u64, QrBody>,
+    /// Sessions whose login episode's `pending` status has left: their QRs flow (latest wins
+    /// in the QR lane) without waiting for statuses.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    qr_flowing: BTreeSet<u64>,
     /// Scratch for a transition's effects, kept so handling an input does not allocate it.
     #[serde(skip)]
     fx: Vec<Effect>,
@@ -103,6 +107,7 @@ impl Keeper {
             breaker: CircuitBreaker::new(),
             outputs: VecDeque::new(),
             held_qrs: BTreeMap::new(),
+            qr_flowing: BTreeSet::new(),
             fx: Vec::new(),
         })
     }
@@ -243,7 +248,7 @@ impl Keeper {
                     payload: Payload::Custom {
                         path: path.into(),
                         body: Box::new(payload),
-                        session_id: session_id.map(Arc::from),
+                        session_id: session_id.map(SessionId::from),
                     },
                 };
                 // Room was checked above; `force` keeps a reserved lane from being left empty.
@@ -309,6 +314,7 @@ impl Keeper {
                 if self.queue.lane_items(&LaneKey::Session(h)).next().is_none() {
                     if let Some(qr) = self.held_qrs.remove(&h) {
                         self.enqueue_qr(now, h, qr);
+                        self.qr_flowing.insert(h);
                         released = true;
                     }
                     self.sessions.lane_drained(h);
@@ -340,9 +346,14 @@ impl Keeper {
                 Effect::PurgeQrs { handle, reason } => {
                     // A held QR was never queued: it leaves without a trace in the books.
                     self.held_qrs.remove(&handle);
+                    self.qr_flowing.remove(&handle);
                     self.queue.purge_qrs(now, &LaneKey::Qr(handle), reason)
                 }
                 Effect::Status { session_id, meta, handle, status, reason, at } => {
+                    if status == BackendStatus::Pending {
+                        // A new login episode: its first QR waits for this status.
+                        self.qr_flowing.remove(&handle);
+                    }
                     let item = NewItem {
                         lane: LaneKey::Session(handle),
                         coalesce_key: None,
@@ -353,16 +364,18 @@ impl Keeper {
                 }
                 Effect::Qr { handle, session_id, meta, qr, at } => {
                     let body = QrBody { at, meta, qr, session_id };
-                    let statuses_waiting = self.queue.lane_items(&LaneKey::Session(handle)).next().is_some();
-                    let qrs_queued = self.queue.lane_items(&LaneKey::Qr(handle)).next().is_some();
-                    if statuses_waiting && !qrs_queued {
-                        // Held (the newest replacing an older one) until the session's earlier
-                        // statuses have left; `drive` queues it when that lane drains. Once a QR
-                        // is queued, newer ones follow it there, where latest wins.
+                    if self.qr_flowing.contains(&handle) {
+                        self.enqueue_qr(now, handle, body);
+                    } else if self.queue.lane_items(&LaneKey::Session(handle)).next().is_some() {
+                        // The episode's first QRs wait (the newest replacing an older one) until
+                        // the session's statuses, its `pending` among them, have left; `drive`
+                        // queues the QR when that lane drains. Meanwhile that lane is served as
+                        // urgently as QRs, so a status backlog elsewhere does not make it stale.
                         self.held_qrs.insert(handle, body);
                         self.queue.promote(&LaneKey::Session(handle));
                     } else {
                         self.enqueue_qr(now, handle, body);
+                        self.qr_flowing.insert(handle);
                     }
                 }
             }

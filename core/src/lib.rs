@@ -49,6 +49,7 @@
 //! }
 //! ```
 
+mod backoff;
 mod baileys;
 mod breaker;
 mod clock;
@@ -65,6 +66,7 @@ mod queue;
 mod retry_after;
 mod rng;
 mod session;
+mod session_id;
 mod views;
 
 pub use baileys::{
@@ -85,6 +87,7 @@ pub use output::{
 pub use prometheus::{family_header, DELIVERY_OUTCOME_LABELS};
 pub use retry_after::parse_retry_after;
 pub use session::{BackendStatus, SessionState};
+pub use session_id::SessionId;
 pub use views::{
     Alert, AlertKind, HealthStatus, HealthView, PendingView, QueueView, SessionCounters, SessionStateCounts,
     SessionView, SessionsView,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::breaker::BreakerState;
 use crate::meta::Meta;
 use crate::session::{BackendStatus, SessionState};
+use crate::session_id::SessionId;
 
 /// One thing to do now, drained with [`crate::Keeper::poll_output`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,7 +48,7 @@ pub struct Delivery {
     pub attempt: u32,
     /// The session whose lane the item is in, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<Arc<str>>,
+    pub session_id: Option<SessionId>,
 }
 
 /// `{at, meta?, qr, sessionId}`, the body of a QR for `/qr` (the fields are in key order: that
@@ -63,7 +64,7 @@ pub struct QrBody {
     /// The QR string (shared with the session's last QR).
     pub qr: Arc<str>,
     /// Session (shared with the session table).
-    pub session_id: Arc<str>,
+    pub session_id: SessionId,
 }
 
 /// `{at, meta?, reason?, sessionId, status}`, the body of a status for `/status` (fields in key
@@ -80,7 +81,7 @@ pub struct StatusBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Cow<'static, str>>,
     /// Session (shared with the session table).
-    pub session_id: Arc<str>,
+    pub session_id: SessionId,
     /// The status.
     pub status: BackendStatus,
 }
@@ -145,7 +146,7 @@ pub struct Command {
     #[serde(rename = "command")]
     pub kind: CommandKind,
     /// The session (shared with the session table).
-    pub session_id: Arc<str>,
+    pub session_id: SessionId,
     /// Why (`expired`, `logged_out`, `inactive`, `backoff`, `restart_required`, ...); usually a
     /// static string, so issuing a command does not allocate one.
     pub reason: Cow<'static, str>,
@@ -171,7 +172,7 @@ impl Command {
 #[serde(rename_all = "camelCase")]
 pub struct SessionChange {
     /// The session (shared with the session table).
-    pub session_id: Arc<str>,
+    pub session_id: SessionId,
     /// Its new state (`removed` when it left the keeper).
     pub state: SessionState,
     /// Why, when there is a reason worth telling.
@@ -205,7 +206,7 @@ pub struct DeadLetter {
     pub path: Cow<'static, str>,
     /// The session whose lane it was in, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<Arc<str>>,
+    pub session_id: Option<SessionId>,
     /// `rejected (422)`, `max attempts`, `max age`.
     pub reason: String,
     /// Attempts made.

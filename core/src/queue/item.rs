@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::session_id::SessionId;
 use serde::{Deserialize, Serialize};
 
 use super::lane_key::LaneKey;
@@ -39,7 +40,7 @@ pub enum Payload {
         body: Box<serde_json::Value>,
         /// Session whose lane it shares.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        session_id: Option<Arc<str>>,
+        session_id: Option<SessionId>,
     },
 }
 
@@ -54,7 +55,7 @@ impl Payload {
     }
 
     /// The session it belongs to.
-    pub fn session_id(&self) -> Option<&Arc<str>> {
+    pub fn session_id(&self) -> Option<&SessionId> {
         match self {
             Self::Qr(QrBody { session_id, .. }) | Self::Status(StatusBody { session_id, .. }) => {
                 Some(session_id)

@@ -11,6 +11,7 @@ use super::item::{Item, ItemKind, NewItem};
 use super::lane_key::LaneKey;
 use super::lanes::Lanes;
 use super::pacer::Pacer;
+use crate::backoff::backoff;
 use crate::breaker::{CircuitBreaker, OutcomeClass, Permit};
 use crate::config::Config;
 use crate::hash_index::HashIndex;
@@ -299,7 +300,8 @@ impl SyncQueue {
                     let reason = format!("max age ({})", describe(outcome));
                     self.dead_letter(item, reason, now, config, out);
                 } else {
-                    item.not_before = now.saturating_add(jitter.backoff(
+                    item.not_before = now.saturating_add(backoff(
+                        jitter,
                         config.retry_base_delay,
                         config.retry_max_delay,
                         item.failures,

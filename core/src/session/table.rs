@@ -14,12 +14,14 @@ use serde::{Deserialize, Serialize};
 use super::reconnect::ReconnectGate;
 use super::state::{BackendStatus, SessionState};
 use super::timers::{TimerKind, Timers};
+use crate::backoff::backoff;
 use crate::baileys::{classify_close, reason as code, CloseKind, Connection, ConnectionUpdate};
 use crate::config::Config;
 use crate::hash_index::HashIndex;
 use crate::meta::Meta;
 use crate::output::{Command, CommandKind, SessionChange};
 use crate::rng::Jitter;
+use crate::session_id::SessionId;
 use crate::views::{PendingView, SessionCounters, SessionStateCounts, SessionView};
 
 /// What the keeper must do after a session transition.
@@ -32,7 +34,7 @@ pub enum Effect {
     /// Queue a status for the backend.
     Status {
         /// Session.
-        session_id: Arc<str>,
+        session_id: SessionId,
         /// The gateway's fields for it.
         meta: Option<Meta>,
         /// Its handle (names its lanes).
@@ -49,7 +51,7 @@ pub enum Effect {
         /// Session's handle (names its QR lane).
         handle: u64,
         /// Session.
-        session_id: Arc<str>,
+        session_id: SessionId,
         /// The gateway's fields for it.
         meta: Option<Meta>,
         /// The QR string (shared with the session's `last_qr`).
@@ -79,7 +81,7 @@ struct Episode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Session {
-    id: Arc<str>,
+    id: SessionId,
     state: SessionState,
     created_at: u64,
     last_event_at: u64,
@@ -121,15 +123,15 @@ pub struct SessionTable {
     /// Live sessions by handle.
     sessions: HashIndex<u64, Session>,
     /// Live session id -> handle.
-    ids: HashIndex<Arc<str>, u64>,
+    ids: HashIndex<SessionId, u64>,
     timers: Timers,
     /// Removed sessions whose final status is still queued: if the id comes back it gets the
     /// same handle, so its statuses stay in one lane, in order. Forgotten once the lane drains.
     #[serde(default, skip_serializing_if = "HashIndex::is_empty")]
-    retired: HashIndex<Arc<str>, u64>,
+    retired: HashIndex<SessionId, u64>,
     /// The same, by handle.
     #[serde(default, skip_serializing_if = "HashIndex::is_empty")]
-    retired_ids: HashIndex<u64, Arc<str>>,
+    retired_ids: HashIndex<u64, SessionId>,
     next_handle: u64,
     gate: ReconnectGate,
     counters: SessionCounters,
@@ -166,7 +168,7 @@ impl SessionTable {
         }
         self.next_handle += 1;
         let h = self.next_handle;
-        let id: Arc<str> = Arc::from(id);
+        let id = SessionId::from(id);
         self.retired.insert(id.clone(), h);
         self.retired_ids.insert(h, id);
         h
@@ -221,10 +223,10 @@ impl SessionTable {
     /// Adds a session (caller checked it is new). Its inactivity clock starts now.
     pub fn add(&mut self, id: &str, meta: Option<Meta>, now: u64, config: &Config, fx: &mut Vec<Effect>) {
         let (id, h) = match self.retired.remove(id) {
-            Some(h) => (self.retired_ids.remove(&h).unwrap_or_else(|| Arc::from(id)), h),
+            Some(h) => (self.retired_ids.remove(&h).unwrap_or_else(|| SessionId::from(id)), h),
             None => {
                 self.next_handle += 1;
-                (Arc::from(id), self.next_handle)
+                (SessionId::from(id), self.next_handle)
             }
         };
         self.ids.insert(id.clone(), h);
@@ -420,7 +422,7 @@ impl SessionTable {
         }
         s.reconnect_attempt = s.reconnect_attempt.saturating_add(1);
         let delay =
-            jitter.backoff(config.reconnect_base_delay, config.reconnect_max_delay, s.reconnect_attempt);
+            backoff(jitter, config.reconnect_base_delay, config.reconnect_max_delay, s.reconnect_attempt);
         let due = now.saturating_add(delay);
         s.reconnect_due = Some(due);
         self.timers.add(TimerKind::ReconnectDue, due, h);
@@ -664,12 +666,12 @@ fn live_timers(
     move |kind, at, h| sessions.get(&h).is_some_and(|s| s.has_timer(kind, at, inactive_timeout))
 }
 
-fn changed(id: &Arc<str>, state: SessionState, reason: Option<Cow<'static, str>>, at: u64) -> Effect {
+fn changed(id: &SessionId, state: SessionState, reason: Option<Cow<'static, str>>, at: u64) -> Effect {
     Effect::Changed(SessionChange { session_id: id.clone(), state, reason, at })
 }
 
 fn status(
-    id: &Arc<str>,
+    id: &SessionId,
     meta: &Option<Meta>,
     handle: u64,
     status: BackendStatus,
@@ -679,7 +681,7 @@ fn status(
     Effect::Status { session_id: id.clone(), meta: meta.clone(), handle, status, reason, at }
 }
 
-fn command(id: &Arc<str>, kind: CommandKind, reason: &'static str, at: u64) -> Effect {
+fn command(id: &SessionId, kind: CommandKind, reason: &'static str, at: u64) -> Effect {
     Effect::Command(Command { kind, session_id: id.clone(), reason: Cow::Borrowed(reason), at })
 }
 

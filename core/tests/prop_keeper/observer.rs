@@ -17,6 +17,8 @@ pub struct Flight {
     pub state: BreakerState,
     /// The item sent.
     pub item_id: u64,
+    /// The session, when this is its `pending` status.
+    pub pending_of: Option<String>,
 }
 
 /// Where a QR came from.
@@ -58,6 +60,8 @@ pub struct Observer {
     pub last_dispatch: Option<u64>,
     /// QR text -> origin.
     pub qr_origin: BTreeMap<String, QrOrigin>,
+    /// Sessions (this incarnation) whose `pending` status has been sent at least once.
+    pending_sent: BTreeSet<String>,
     /// Session -> (incarnation, seq) of its latest produced QR.
     pub latest_qr: BTreeMap<String, (u64, u64)>,
     /// QRs produced.
@@ -102,6 +106,7 @@ impl Observer {
             known: BTreeMap::new(),
             incarnation: BTreeMap::new(),
             in_flight: BTreeMap::new(),
+            pending_sent: BTreeSet::new(),
             finished: Vec::new(),
             breaker: BreakerState::Closed,
             epoch: 0,
@@ -195,6 +200,7 @@ impl Observer {
                     SessionState::New => {
                         assert!(!self.known.contains_key(&*c.session_id), "`new` for a known session");
                         self.known.insert(c.session_id.to_string(), SessionState::New);
+                        self.pending_sent.remove(&*c.session_id);
                         *self.incarnation.entry(c.session_id.to_string()).or_default() += 1;
                     }
                     SessionState::Removed => {
@@ -305,6 +311,8 @@ impl Observer {
             "dispatch at {now} during a Retry-After pause until {}",
             self.paused_until
         );
+        let pending_of = (d.path == "/status" && d.body.to_value()["status"] == "pending")
+            .then(|| d.session_id.as_deref().unwrap_or_default().to_owned());
         self.in_flight.insert(
             d.delivery_id,
             Flight {
@@ -312,6 +320,7 @@ impl Observer {
                 epoch: self.epoch,
                 state: self.breaker,
                 item_id: d.item_id,
+                pending_of,
             },
         );
         match &*d.path {
@@ -346,6 +355,12 @@ impl Observer {
             "QR {qr} delivered for session {session} removed since it was produced"
         );
         assert!(ctx.pending_after.contains(session), "QR {qr} delivered for {session}, which is not pending");
+        // The backend finds the pending row before the QR: the status left first and is done.
+        assert!(self.pending_sent.contains(session), "QR {qr} of {session} sent before its `pending` status");
+        assert!(
+            !self.in_flight.values().any(|f| f.pending_of.as_deref() == Some(session)),
+            "QR {qr} of {session} sent while its `pending` status is in flight"
+        );
         assert_eq!(
             self.latest_qr.get(session),
             Some(&(origin.incarnation, origin.seq)),
@@ -359,6 +374,9 @@ impl Observer {
         assert_eq!(d.body.to_value()["sessionId"].as_str(), Some(session.as_str()));
         let body = d.body.to_value();
         let status = body["status"].as_str().expect("status is a string");
+        if status == "pending" {
+            self.pending_sent.insert(session.clone());
+        }
         assert!(
             ["pending", "connected", "disconnected", "logged_out", "expired", "removed"].contains(&status),
             "unknown status {status}"
