@@ -1,6 +1,5 @@
 //! The facade: one `Keeper` owning the session table, the breaker and the sync queue.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +11,7 @@ use crate::error::{validate_session_id, KeeperError};
 use crate::input::Input;
 use crate::output::{BreakerChange, Output, QrBody, StatusBody};
 use crate::queue::{idempotency_key, ItemKind, LaneKey, NewItem, Payload, SyncQueue};
+use crate::reasons::Reason;
 use crate::rng::Jitter;
 use crate::session::{BackendStatus, Effect, SessionTable};
 use crate::session_id::SessionId;
@@ -184,7 +184,7 @@ impl Keeper {
                     )));
                 }
                 self.known(&session_id)?;
-                let reason = reason.map_or(Cow::Borrowed("removed_by_operator"), Cow::Owned);
+                let reason = reason.map_or(Reason::RemovedByOperator, Reason::Operator);
                 self.sessions.remove(&session_id, BackendStatus::Removed, reason, now, &self.config, &mut fx);
                 Ack::Accepted
             }

@@ -63,6 +63,7 @@ mod operator;
 mod output;
 mod prometheus;
 mod queue;
+mod reasons;
 mod retry_after;
 mod rng;
 mod session;
@@ -85,6 +86,7 @@ pub use output::{
     StatusBody,
 };
 pub use prometheus::{family_header, DELIVERY_OUTCOME_LABELS};
+pub use reasons::Reason;
 pub use retry_after::parse_retry_after;
 pub use session::{BackendStatus, SessionState};
 pub use session_id::SessionId;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::breaker::BreakerState;
 use crate::meta::Meta;
+use crate::reasons::Reason;
 use crate::session::{BackendStatus, SessionState};
 use crate::session_id::SessionId;
 
@@ -79,7 +80,7 @@ pub struct StatusBody {
     pub meta: Option<Meta>,
     /// Why it happened (`closed (428)`, `logged_out`, `inactive`, ...); absent for `pending` and `connected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<Cow<'static, str>>,
+    pub reason: Option<Reason>,
     /// Session (shared with the session table).
     pub session_id: SessionId,
     /// The status.
@@ -147,9 +148,8 @@ pub struct Command {
     pub kind: CommandKind,
     /// The session (shared with the session table).
     pub session_id: SessionId,
-    /// Why (`expired`, `logged_out`, `inactive`, `backoff`, `restart_required`, ...); usually a
-    /// static string, so issuing a command does not allocate one.
-    pub reason: Cow<'static, str>,
+    /// Why (`max_qr_codes`, `logged_out`, `inactive`, `backoff`, `restart_required`, ...).
+    pub reason: Reason,
     /// When the command was issued (unix ms).
     pub at: u64,
 }
@@ -177,7 +177,7 @@ pub struct SessionChange {
     pub state: SessionState,
     /// Why, when there is a reason worth telling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<Cow<'static, str>>,
+    pub reason: Option<Reason>,
     /// When (unix ms).
     pub at: u64,
 }
@@ -226,7 +226,7 @@ mod tests {
         let status = Body::Status(StatusBody {
             session_id: "s1".into(),
             status: BackendStatus::Disconnected,
-            reason: Some("closed (428)".into()),
+            reason: Some(Reason::Closed(Some(428))),
             at: 9,
             meta: Some(serde_json::from_str(r#"{"phone":"49151"}"#).unwrap()),
         });

@@ -80,14 +80,18 @@ impl CommandLog {
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
 
-    use sessionkeeper_core::CommandKind;
+    use sessionkeeper_core::{CommandKind, Reason};
 
     use super::*;
 
     fn close(id: &str) -> Command {
-        Command { kind: CommandKind::Close, session_id: id.into(), reason: Cow::Borrowed("test"), at: 1 }
+        Command {
+            kind: CommandKind::Close,
+            session_id: id.into(),
+            reason: Reason::Operator("test".into()),
+            at: 1,
+        }
     }
 
     #[test]

@@ -5,7 +5,6 @@
 //! input's session id is looked up once. The table does not touch the queue: it returns
 //! [`Effect`]s that the keeper applies, which keeps this file about sessions only.
 
-use std::borrow::Cow;
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -15,11 +14,12 @@ use super::reconnect::ReconnectGate;
 use super::state::{BackendStatus, SessionState};
 use super::timers::{TimerKind, Timers};
 use crate::backoff::backoff;
-use crate::baileys::{classify_close, reason as code, CloseKind, Connection, ConnectionUpdate};
+use crate::baileys::{classify_close, CloseKind, Connection, ConnectionUpdate};
 use crate::config::Config;
 use crate::hash_index::HashIndex;
 use crate::meta::Meta;
 use crate::output::{Command, CommandKind, SessionChange};
+use crate::reasons::Reason;
 use crate::rng::Jitter;
 use crate::session_id::SessionId;
 use crate::views::{PendingView, SessionCounters, SessionStateCounts, SessionView};
@@ -42,7 +42,7 @@ pub enum Effect {
         /// Status.
         status: BackendStatus,
         /// Why (absent for `pending` and `connected`).
-        reason: Option<Cow<'static, str>>,
+        reason: Option<Reason>,
         /// When.
         at: u64,
     },
@@ -317,7 +317,7 @@ impl SessionTable {
         };
         if episode.qr_count >= config.max_qr_codes {
             s.episode = Some(episode);
-            self.expire(h, "max_qr_codes", now, config, fx);
+            self.expire(h, Reason::MaxQrCodes, now, config, fx);
             return;
         }
         s.episode = Some(Episode { qr_count: episode.qr_count + 1, ..episode });
@@ -376,15 +376,15 @@ impl SessionTable {
         s.last_close_code = code;
         match kind {
             CloseKind::LoggedOut => {
-                self.remove_handle(h, BackendStatus::LoggedOut, Cow::Borrowed("logged_out"), now, config, fx);
+                self.remove_handle(h, BackendStatus::LoggedOut, Reason::LoggedOut, now, config, fx);
                 return;
             }
             CloseKind::QrExpired => {
-                self.expire(h, "qr_refs_ended", now, config, fx);
+                self.expire(h, Reason::QrRefsEnded, now, config, fx);
                 return;
             }
             CloseKind::Terminal => {
-                self.remove_handle(h, BackendStatus::Removed, closed_reason(code), now, config, fx);
+                self.remove_handle(h, BackendStatus::Removed, Reason::Closed(code), now, config, fx);
                 return;
             }
             CloseKind::Replaced => {
@@ -393,7 +393,7 @@ impl SessionTable {
                 s.replaced_at.push_back(now);
                 if s.replaced_at.len() >= config.connection_replaced_limit as usize {
                     self.counters.replaced_loops += 1;
-                    let reason = Cow::Borrowed("connection_replaced_loop");
+                    let reason = Reason::ConnectionReplacedLoop;
                     self.remove_handle(h, BackendStatus::Removed, reason, now, config, fx);
                     return;
                 }
@@ -409,7 +409,7 @@ impl SessionTable {
             self.timers.cancel_reconnect(due, h);
         }
         s.state = SessionState::Reconnecting;
-        let reason = closed_reason(code);
+        let reason = Reason::Closed(code);
         if was_connected {
             fx.push(status(&s.id, &s.meta, h, BackendStatus::Disconnected, Some(reason.clone()), now));
         }
@@ -417,7 +417,7 @@ impl SessionTable {
         if kind == CloseKind::RestartRequired {
             // Normal after a scan: reconnect at once, outside the gate and the backoff.
             self.counters.reconnects_issued += 1;
-            fx.push(command(&s.id, CommandKind::Reconnect, "restart_required", now));
+            fx.push(command(&s.id, CommandKind::Reconnect, Reason::RestartRequired, now));
             return;
         }
         s.reconnect_attempt = s.reconnect_attempt.saturating_add(1);
@@ -441,14 +441,14 @@ impl SessionTable {
             // Sessions leave the line when they go, so every waiting handle is a live session.
             let Some(s) = self.sessions.get(&h) else { continue };
             self.counters.reconnects_issued += 1;
-            fx.push(command(&s.id, CommandKind::Reconnect, "backoff", now));
+            fx.push(command(&s.id, CommandKind::Reconnect, Reason::Backoff, now));
         }
     }
 
     /// Ends a pending episode: close the socket, tell the backend `expired`, forget the session.
-    fn expire(&mut self, h: u64, reason: &'static str, now: u64, config: &Config, fx: &mut Vec<Effect>) {
+    fn expire(&mut self, h: u64, reason: Reason, now: u64, config: &Config, fx: &mut Vec<Effect>) {
         self.counters.expired += 1;
-        self.remove_handle(h, BackendStatus::Expired, Cow::Borrowed(reason), now, config, fx);
+        self.remove_handle(h, BackendStatus::Expired, reason, now, config, fx);
     }
 
     /// Removes a session: its timers, its slot, its queued QRs; closes its socket and queues its
@@ -457,7 +457,7 @@ impl SessionTable {
         &mut self,
         id: &str,
         final_status: BackendStatus,
-        reason: Cow<'static, str>,
+        reason: Reason,
         now: u64,
         config: &Config,
         fx: &mut Vec<Effect>,
@@ -471,7 +471,7 @@ impl SessionTable {
         &mut self,
         h: u64,
         final_status: BackendStatus,
-        reason: Cow<'static, str>,
+        reason: Reason,
         now: u64,
         config: &Config,
         fx: &mut Vec<Effect>,
@@ -513,19 +513,19 @@ impl SessionTable {
             match kind {
                 TimerKind::PendingExpiry => {
                     s.episode = None;
-                    self.expire(h, "pending_timeout", now, config, fx);
+                    self.expire(h, Reason::PendingTimeout, now, config, fx);
                 }
                 TimerKind::Inactive => {
                     s.not_connected_since = None;
                     self.counters.inactive_removed += 1;
-                    self.remove_handle(h, BackendStatus::Removed, Cow::Borrowed("inactive"), now, config, fx);
+                    self.remove_handle(h, BackendStatus::Removed, Reason::Inactive, now, config, fx);
                 }
                 TimerKind::ReconnectDue => {
                     s.reconnect_due = None;
                     let max = config.max_concurrent_reconnects as usize;
                     if self.gate.try_take(h, now, config.reconnect_slot_timeout, max) {
                         self.counters.reconnects_issued += 1;
-                        fx.push(command(&s.id, CommandKind::Reconnect, "backoff", now));
+                        fx.push(command(&s.id, CommandKind::Reconnect, Reason::Backoff, now));
                     } else {
                         self.counters.reconnects_deferred += 1;
                     }
@@ -566,7 +566,7 @@ impl SessionTable {
             .collect();
         for (h, _) in &picked {
             self.counters.inactive_removed += 1;
-            self.remove_handle(*h, BackendStatus::Removed, Cow::Borrowed("inactive"), now, config, fx);
+            self.remove_handle(*h, BackendStatus::Removed, Reason::Inactive, now, config, fx);
         }
         self.settle(config);
         picked.into_iter().map(|(_, id)| id).collect()
@@ -586,7 +586,7 @@ impl SessionTable {
             .map(|(h, s)| (h, s.id.to_string()))
             .collect();
         for (h, _) in &picked {
-            self.expire(*h, "pending_cleanup", now, config, fx);
+            self.expire(*h, Reason::PendingCleanup, now, config, fx);
         }
         self.settle(config);
         picked.into_iter().map(|(_, id)| id).collect()
@@ -666,7 +666,7 @@ fn live_timers(
     move |kind, at, h| sessions.get(&h).is_some_and(|s| s.has_timer(kind, at, inactive_timeout))
 }
 
-fn changed(id: &SessionId, state: SessionState, reason: Option<Cow<'static, str>>, at: u64) -> Effect {
+fn changed(id: &SessionId, state: SessionState, reason: Option<Reason>, at: u64) -> Effect {
     Effect::Changed(SessionChange { session_id: id.clone(), state, reason, at })
 }
 
@@ -675,41 +675,12 @@ fn status(
     meta: &Option<Meta>,
     handle: u64,
     status: BackendStatus,
-    reason: Option<Cow<'static, str>>,
+    reason: Option<Reason>,
     at: u64,
 ) -> Effect {
     Effect::Status { session_id: id.clone(), meta: meta.clone(), handle, status, reason, at }
 }
 
-fn command(id: &SessionId, kind: CommandKind, reason: &'static str, at: u64) -> Effect {
-    Effect::Command(Command { kind, session_id: id.clone(), reason: Cow::Borrowed(reason), at })
-}
-
-/// `closed (<code>)`, without formatting for the codes Baileys uses.
-fn closed_reason(status_code: Option<u16>) -> Cow<'static, str> {
-    Cow::Borrowed(match status_code {
-        None => "closed (no code)",
-        Some(code::CONNECTION_LOST) => "closed (408)",
-        Some(code::CONNECTION_CLOSED) => "closed (428)",
-        Some(code::CONNECTION_REPLACED) => "closed (440)",
-        Some(code::BAD_SESSION) => "closed (500)",
-        Some(code::UNAVAILABLE_SERVICE) => "closed (503)",
-        Some(code::RESTART_REQUIRED) => "closed (515)",
-        Some(code::FORBIDDEN) => "closed (403)",
-        Some(code::MULTIDEVICE_MISMATCH) => "closed (411)",
-        Some(other) => return Cow::Owned(format!("closed ({other})")),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn closed_reasons_read_like_the_formatted_ones() {
-        for code in [408, 428, 440, 500, 503, 515, 403, 411, 402, 599] {
-            assert_eq!(closed_reason(Some(code)), format!("closed ({code})"));
-        }
-        assert_eq!(closed_reason(None), "closed (no code)");
-    }
+fn command(id: &SessionId, kind: CommandKind, reason: Reason, at: u64) -> Effect {
+    Effect::Command(Command { kind, session_id: id.clone(), reason, at })
 }

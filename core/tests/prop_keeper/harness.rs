@@ -440,7 +440,7 @@ impl Harness {
         let removed_with = |reason: &str| {
             self.last_outputs.iter().any(|o| {
                 matches!(o, Output::SessionChanged(c) if *c.session_id == *session
-                    && c.state == SessionState::Removed && c.reason.as_deref() == Some(reason))
+                    && c.state == SessionState::Removed && c.reason.as_ref().is_some_and(|r| *r == reason))
             })
         };
         if valid_qr {

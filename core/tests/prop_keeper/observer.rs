@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sessionkeeper_core::{BreakerState, CommandKind, Config, Delivery, Output, PacingMode, SessionState};
+use sessionkeeper_core::{
+    BreakerState, CommandKind, Config, Delivery, Output, PacingMode, Reason, SessionState,
+};
 
 /// A delivery the keeper handed out and that has not finished.
 #[derive(Clone, Debug)]
@@ -209,14 +211,17 @@ impl Observer {
                             .remove(&*c.session_id)
                             .unwrap_or_else(|| panic!("`removed` for unknown session {}", c.session_id));
                         let by_cleanup = matches!(
-                            c.reason.as_deref(),
-                            Some("inactive" | "pending_timeout" | "pending_cleanup")
+                            c.reason,
+                            Some(Reason::Inactive | Reason::PendingTimeout | Reason::PendingCleanup)
                         );
-                        match c.reason.as_deref() {
+                        match c.reason {
                             Some(
-                                "pending_timeout" | "pending_cleanup" | "max_qr_codes" | "qr_refs_ended",
+                                Reason::PendingTimeout
+                                | Reason::PendingCleanup
+                                | Reason::MaxQrCodes
+                                | Reason::QrRefsEnded,
                             ) => self.removals.0 += 1,
-                            Some("inactive") => self.removals.1 += 1,
+                            Some(Reason::Inactive) => self.removals.1 += 1,
                             _ => self.removals.2 += 1,
                         }
                         assert!(
