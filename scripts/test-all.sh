@@ -29,6 +29,9 @@ fi
 echo "== rust tests"
 PROPTEST_CASES="${PROPTEST_CASES:-1000}" cargo test --workspace
 
+echo "== generated docs and types are up to date (from the core's config key list)"
+cargo run -q -p sessionkeeper-tests --example config_docs -- --check
+
 echo "== js: wasm build + js-shim tests (node --test) + the shipped package replays the traces"
 bash scripts/ci/js.sh
 

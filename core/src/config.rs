@@ -133,6 +133,17 @@ impl Default for Config {
     }
 }
 
+/// One configuration key as users see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigKey {
+    /// camelCase, as in files, JSON and `createKeeper` options.
+    pub name: &'static str,
+    /// Its TypeScript type.
+    pub ts_type: &'static str,
+    /// What it does.
+    pub meaning: &'static str,
+}
+
 /// A configuration value that cannot be used. Names the camelCase key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid config `{key}`: {reason}")]
@@ -245,7 +256,7 @@ impl Config {
         };
         // Check key by key so the error names the key that is wrong.
         for (key, v) in &map {
-            let Some(known) = Self::KEYS.iter().find(|k| *k == key) else {
+            let Some(known) = Self::key_names().find(|k| *k == key) else {
                 return Err(ConfigError { key: "config", reason: format!("unknown key `{key}`") });
             };
             let single = serde_json::Value::Object([(key.clone(), v.clone())].into_iter().collect());
@@ -260,43 +271,51 @@ impl Config {
 }
 
 impl Config {
-    /// Every camelCase key the core accepts (hosts use it to split their own keys off).
-    pub const KEYS: &'static [&'static str] = &[
-        "circuitBreakerThreshold",
-        "circuitBreakerResetTimeout",
-        "circuitBreakerMaxResetTimeout",
-        "circuitBreakerHalfOpenProbes",
-        "circuitBreakerFailureRate",
-        "circuitBreakerFailureWindow",
-        "circuitBreakerMinimumVolume",
-        "pendingSessionTimeout",
-        "pendingSessionCleanupInterval",
-        "inactiveSessionTimeout",
-        "syncSpacing",
-        "maxConcurrentMessages",
-        "maxQrCodes",
-        "pacing",
-        "adaptiveMinSpacing",
-        "adaptiveLatencyTarget",
-        "maxQueueSize",
-        "maxAttempts",
-        "maxItemAge",
-        "retryBaseDelay",
-        "retryMaxDelay",
-        "retryAfterCap",
-        "throttleDefaultPause",
-        "deliveryLeaseTimeout",
-        "deadLetterLimit",
-        "reconnectBaseDelay",
-        "reconnectMaxDelay",
-        "maxConcurrentReconnects",
-        "reconnectSlotTimeout",
-        "connectionReplacedLimit",
-        "connectionReplacedWindow",
-        "pendingAlertThreshold",
-        "breakerOpenAlertAfter",
-        "seed",
+    /// Every key the core accepts, in the struct's order, with its TypeScript type and meaning:
+    /// the one list the hosts split their own keys off with and the npm package's option types
+    /// and README table are generated from (`cargo run -p sessionkeeper-tests --example
+    /// config_docs`). A test checks it against the struct.
+    pub const KEYS: &'static [ConfigKey] = &[
+        ConfigKey { name: "circuitBreakerThreshold", ts_type: "number", meaning: "Consecutive backend failures that open the breaker (seed: 20)." },
+        ConfigKey { name: "circuitBreakerResetTimeout", ts_type: "number", meaning: "How long the breaker stays OPEN after its first trip (seed: 180 000)." },
+        ConfigKey { name: "circuitBreakerMaxResetTimeout", ts_type: "number", meaning: "Upper bound of the OPEN duration, which doubles with each trip in a row." },
+        ConfigKey { name: "circuitBreakerHalfOpenProbes", ts_type: "number", meaning: "Requests let through as probes while HALF_OPEN." },
+        ConfigKey { name: "circuitBreakerFailureRate", ts_type: "number", meaning: "Failure rate in percent that also trips the breaker (0 disables the rate rule)." },
+        ConfigKey { name: "circuitBreakerFailureWindow", ts_type: "number", meaning: "Window of the failure-rate rule." },
+        ConfigKey { name: "circuitBreakerMinimumVolume", ts_type: "number", meaning: "Outcomes needed in the window before the rate rule may trip." },
+        ConfigKey { name: "pendingSessionTimeout", ts_type: "number", meaning: "A pending session (QR shown, not scanned) expires after this long (seed: 120 000)." },
+        ConfigKey { name: "pendingSessionCleanupInterval", ts_type: "number", meaning: "The seed's sweep interval; timers are exact here, so this is only an upper bound reported in `health` and used by hosts that sweep as a fallback." },
+        ConfigKey { name: "inactiveSessionTimeout", ts_type: "number", meaning: "A session not connected for this long is removed (seed: 1 800 000)." },
+        ConfigKey { name: "syncSpacing", ts_type: "number", meaning: "Minimum gap between two dispatches in fixed pacing (seed: 400)." },
+        ConfigKey { name: "maxConcurrentMessages", ts_type: "number", meaning: "Maximum requests in flight to the backend at once." },
+        ConfigKey { name: "maxQrCodes", ts_type: "number", meaning: "QRs per pending episode; the next one expires the session." },
+        ConfigKey { name: "pacing", ts_type: "\"fixed\" | \"adaptive\"", meaning: "Fixed or adaptive pacing." },
+        ConfigKey { name: "adaptiveMinSpacing", ts_type: "number", meaning: "Smallest spacing adaptive pacing may reach." },
+        ConfigKey { name: "adaptiveLatencyTarget", ts_type: "number", meaning: "Latency above which adaptive pacing backs off." },
+        ConfigKey { name: "maxQueueSize", ts_type: "number", meaning: "Items held in the queue at most (in flight excluded); more is an explicit error." },
+        ConfigKey { name: "maxAttempts", ts_type: "number", meaning: "Delivery attempts before an item is dead-lettered." },
+        ConfigKey { name: "maxItemAge", ts_type: "number", meaning: "Age after which a failing item is dead-lettered instead of retried." },
+        ConfigKey { name: "retryBaseDelay", ts_type: "number", meaning: "First retry delay of a failed delivery; doubles per attempt." },
+        ConfigKey { name: "retryMaxDelay", ts_type: "number", meaning: "Cap of the retry delay." },
+        ConfigKey { name: "retryAfterCap", ts_type: "number", meaning: "Cap applied to a backend's Retry-After." },
+        ConfigKey { name: "throttleDefaultPause", ts_type: "number", meaning: "Pause after a 429/503 that carried no usable Retry-After." },
+        ConfigKey { name: "deliveryLeaseTimeout", ts_type: "number", meaning: "A dispatched request that has not reported after this long counts as a timeout." },
+        ConfigKey { name: "deadLetterLimit", ts_type: "number", meaning: "Dead letters kept for inspection (older ones are forgotten, still counted)." },
+        ConfigKey { name: "reconnectBaseDelay", ts_type: "number", meaning: "First reconnect delay after a transient close; doubles per attempt." },
+        ConfigKey { name: "reconnectMaxDelay", ts_type: "number", meaning: "Cap of the reconnect delay." },
+        ConfigKey { name: "maxConcurrentReconnects", ts_type: "number", meaning: "Sessions allowed to be reconnecting at once (no storm after a network blip)." },
+        ConfigKey { name: "reconnectSlotTimeout", ts_type: "number", meaning: "A reconnect slot is given back after this long even if the socket never reports." },
+        ConfigKey { name: "connectionReplacedLimit", ts_type: "number", meaning: "440 (connection replaced) closes within `connectionReplacedWindow` that count as a loop." },
+        ConfigKey { name: "connectionReplacedWindow", ts_type: "number", meaning: "Window of the 440 loop detection." },
+        ConfigKey { name: "pendingAlertThreshold", ts_type: "number", meaning: "`health` raises an alert when more sessions than this are pending." },
+        ConfigKey { name: "breakerOpenAlertAfter", ts_type: "number", meaning: "`health` raises an alert when the breaker has been OPEN longer than this." },
+        ConfigKey { name: "seed", ts_type: "number", meaning: "Seed of the jitter generator (the only randomness in the core)." },
     ];
+
+    /// The key names.
+    pub fn key_names() -> impl Iterator<Item = &'static str> {
+        Self::KEYS.iter().map(|k| k.name)
+    }
 }
 
 #[cfg(test)]
@@ -322,6 +341,18 @@ mod tests {
         assert_eq!(err.key, "syncSpacing");
         let err = Config::from_json(r#"{"noSuchKey":1}"#).unwrap_err();
         assert!(err.reason.contains("noSuchKey"));
+    }
+
+    #[test]
+    fn the_key_list_is_the_struct() {
+        let json = serde_json::to_value(Config::default()).unwrap();
+        let fields: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut listed: Vec<&str> = Config::key_names().collect();
+        listed.sort_unstable();
+        let mut fields = fields;
+        fields.sort_unstable();
+        assert_eq!(listed, fields);
+        assert!(Config::KEYS.iter().all(|k| !k.meaning.is_empty() && !k.ts_type.is_empty()));
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub use baileys::{
     LastDisconnect, QR_REFS_ENDED,
 };
 pub use breaker::{BreakerState, BreakerView, OutcomeClass};
-pub use config::{Config, ConfigError, PacingMode};
+pub use config::{Config, ConfigError, ConfigKey, PacingMode};
 pub use error::{validate_session_id, KeeperError, MAX_SESSION_ID_LEN};
 pub use input::{DeliveryOutcome, Input};
 pub use keeper::{Ack, Keeper, MAX_KEY_LEN, MAX_PATH_LEN, MAX_QR_LEN, MAX_REASON_LEN, SNAPSHOT_VERSION};

@@ -188,7 +188,7 @@ fn camel_case(key: &str) -> String {
 
 /// Every key the host accepts (the core's and its own).
 pub fn all_keys() -> impl Iterator<Item = &'static str> {
-    Config::KEYS.iter().copied().chain(HOST_KEYS.iter().map(|(k, _)| *k))
+    Config::key_names().chain(HOST_KEYS.iter().map(|(k, _)| *k))
 }
 
 fn known_key(key: &str) -> Option<&'static str> {

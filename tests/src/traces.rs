@@ -93,7 +93,7 @@ pub fn core_config(value: &serde_json::Value) -> Result<String, String> {
     let map = value.as_object().ok_or("`config` must be an object")?;
     let kept: serde_json::Map<String, serde_json::Value> = map
         .iter()
-        .filter(|(k, _)| Config::KEYS.contains(&k.as_str()))
+        .filter(|(k, _)| Config::key_names().any(|name| name == k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     Ok(serde_json::Value::Object(kept).to_string())

@@ -252,7 +252,7 @@ impl WasmKeeper {
     /// Every config key the core accepts (camelCase).
     #[wasm_bindgen(js_name = configKeys)]
     pub fn config_keys() -> Vec<String> {
-        Config::KEYS.iter().map(|k| (*k).to_owned()).collect()
+        Config::key_names().map(str::to_owned).collect()
     }
 
     /// The whole state as a JSON string (deterministic).

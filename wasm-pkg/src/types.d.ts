@@ -2,40 +2,76 @@
 
 /** Every tunable of the keeper; durations in milliseconds. Missing keys take defaults. */
 export interface KeeperConfig {
+  // config-keys:start (generated from the core: cargo run -p sessionkeeper-tests --example config_docs)
+  /** Consecutive backend failures that open the breaker (seed: 20). Default `20`. */
   circuitBreakerThreshold?: number;
+  /** How long the breaker stays OPEN after its first trip (seed: 180 000). Default `180000`. */
   circuitBreakerResetTimeout?: number;
+  /** Upper bound of the OPEN duration, which doubles with each trip in a row. Default `1800000`. */
   circuitBreakerMaxResetTimeout?: number;
+  /** Requests let through as probes while HALF_OPEN. Default `1`. */
   circuitBreakerHalfOpenProbes?: number;
+  /** Failure rate in percent that also trips the breaker (0 disables the rate rule). Default `0`. */
   circuitBreakerFailureRate?: number;
+  /** Window of the failure-rate rule. Default `60000`. */
   circuitBreakerFailureWindow?: number;
+  /** Outcomes needed in the window before the rate rule may trip. Default `20`. */
   circuitBreakerMinimumVolume?: number;
+  /** A pending session (QR shown, not scanned) expires after this long (seed: 120 000). Default `120000`. */
   pendingSessionTimeout?: number;
+  /** The seed's sweep interval; timers are exact here, so this is only an upper bound reported in `health` and used by hosts that sweep as a fallback. Default `30000`. */
   pendingSessionCleanupInterval?: number;
+  /** A session not connected for this long is removed (seed: 1 800 000). Default `1800000`. */
   inactiveSessionTimeout?: number;
+  /** Minimum gap between two dispatches in fixed pacing (seed: 400). Default `400`. */
   syncSpacing?: number;
+  /** Maximum requests in flight to the backend at once. Default `4`. */
   maxConcurrentMessages?: number;
+  /** QRs per pending episode; the next one expires the session. Default `6`. */
   maxQrCodes?: number;
+  /** Fixed or adaptive pacing. Default `fixed`. */
   pacing?: "fixed" | "adaptive";
+  /** Smallest spacing adaptive pacing may reach. Default `10`. */
   adaptiveMinSpacing?: number;
+  /** Latency above which adaptive pacing backs off. Default `1000`. */
   adaptiveLatencyTarget?: number;
+  /** Items held in the queue at most (in flight excluded); more is an explicit error. Default `10000`. */
   maxQueueSize?: number;
+  /** Delivery attempts before an item is dead-lettered. Default `10`. */
   maxAttempts?: number;
+  /** Age after which a failing item is dead-lettered instead of retried. Default `86400000`. */
   maxItemAge?: number;
+  /** First retry delay of a failed delivery; doubles per attempt. Default `1000`. */
   retryBaseDelay?: number;
+  /** Cap of the retry delay. Default `60000`. */
   retryMaxDelay?: number;
+  /** Cap applied to a backend's Retry-After. Default `300000`. */
   retryAfterCap?: number;
+  /** Pause after a 429/503 that carried no usable Retry-After. Default `1000`. */
   throttleDefaultPause?: number;
+  /** A dispatched request that has not reported after this long counts as a timeout. Default `60000`. */
   deliveryLeaseTimeout?: number;
+  /** Dead letters kept for inspection (older ones are forgotten, still counted). Default `1000`. */
   deadLetterLimit?: number;
+  /** First reconnect delay after a transient close; doubles per attempt. Default `1000`. */
   reconnectBaseDelay?: number;
+  /** Cap of the reconnect delay. Default `60000`. */
   reconnectMaxDelay?: number;
+  /** Sessions allowed to be reconnecting at once (no storm after a network blip). Default `10`. */
   maxConcurrentReconnects?: number;
+  /** A reconnect slot is given back after this long even if the socket never reports. Default `30000`. */
   reconnectSlotTimeout?: number;
+  /** 440 (connection replaced) closes within `connectionReplacedWindow` that count as a loop. Default `3`. */
   connectionReplacedLimit?: number;
+  /** Window of the 440 loop detection. Default `300000`. */
   connectionReplacedWindow?: number;
+  /** `health` raises an alert when more sessions than this are pending. Default `20`. */
   pendingAlertThreshold?: number;
+  /** `health` raises an alert when the breaker has been OPEN longer than this. Default `300000`. */
   breakerOpenAlertAfter?: number;
+  /** Seed of the jitter generator (the only randomness in the core). Default `6797357792327761921`. */
   seed?: number;
+  // config-keys:end
 }
 
 /** A Baileys `connection.update` (partial; extra fields are ignored). */
