@@ -15,17 +15,8 @@ use crate::reasons::Reason;
 use crate::rng::Jitter;
 use crate::session::{BackendStatus, Effect, SessionTable};
 use crate::session_id::SessionId;
+use crate::snapshot::{Snapshot, SnapshotRef, SNAPSHOT_VERSION};
 use crate::views::{Alert, AlertKind, HealthStatus, HealthView, SessionsView};
-
-/// Snapshot format version; bumped on incompatible changes. Version 2 snapshots are migrated.
-pub const SNAPSHOT_VERSION: u32 = 3;
-/// The older snapshot version [`Keeper::restore`] migrates.
-const MIGRATED_VERSION: u32 = 2;
-
-/// FNV-1a, 64 bits: the same number on every target (a std hasher is not).
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
-}
 
 /// Longest QR string accepted (Baileys' are about 240 characters).
 pub const MAX_QR_LEN: usize = 4_096;
@@ -33,6 +24,9 @@ pub const MAX_QR_LEN: usize = 4_096;
 pub const MAX_PATH_LEN: usize = 512;
 /// Longest coalescing key of an `Enqueue`.
 pub const MAX_KEY_LEN: usize = 200;
+/// Deepest nesting of an `Enqueue` payload: well inside what every JSON reader handles, so
+/// whatever was accepted can always be read back from a snapshot or journal.
+pub const MAX_PAYLOAD_DEPTH: usize = 64;
 /// Longest operator reason of a `RemoveSession`.
 pub const MAX_REASON_LEN: usize = 200;
 
@@ -58,11 +52,9 @@ pub enum Ack {
     },
 }
 
-/// The keeper. See the crate docs for the call contract.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The keeper. See the crate docs for the call contract. Its saved form is a [`Snapshot`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct Keeper {
-    version: u32,
     config: Config,
     clock: Clock,
     sessions: SessionTable,
@@ -72,14 +64,11 @@ pub struct Keeper {
     outputs: VecDeque<Output>,
     /// The newest QR of each session whose earlier statuses (its `pending` first of all) have
     /// not reached the backend yet: a backend finds the pending row before the QR, always.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     held_qrs: BTreeMap<u64, QrBody>,
     /// Sessions whose login episode's `pending` status has left: their QRs flow (latest wins
     /// in the QR lane) without waiting for statuses.
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     qr_flowing: BTreeSet<u64>,
     /// Scratch for a transition's effects, kept so handling an input does not allocate it.
-    #[serde(skip)]
     fx: Vec<Effect>,
 }
 
@@ -98,7 +87,6 @@ impl Keeper {
         let mut queue = SyncQueue::new(&config);
         queue.set_incarnation(incarnation);
         Ok(Self {
-            version: SNAPSHOT_VERSION,
             queue,
             jitter: Jitter::new(config.seed),
             config,
@@ -222,6 +210,11 @@ impl Keeper {
                 }
                 if let Some(id) = &session_id {
                     validate_session_id(id)?;
+                }
+                if json_depth(&payload) > MAX_PAYLOAD_DEPTH {
+                    return Err(KeeperError::InvalidItem(format!(
+                        "payload nested deeper than {MAX_PAYLOAD_DEPTH} levels"
+                    )));
                 }
                 if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > MAX_KEY_LEN) {
                     return Err(KeeperError::InvalidItem(format!(
@@ -472,57 +465,78 @@ impl Keeper {
         self.breaker.state()
     }
 
-    /// The whole state as JSON (deterministic: same state, same bytes).
-    pub fn snapshot(&self) -> String {
-        serde_json::to_string(self).expect("the state is plain data")
+    /// The whole state as a [`Snapshot`].
+    pub fn to_snapshot(&self) -> Snapshot {
+        Snapshot::from_json(&self.snapshot()).expect("a keeper's own snapshot reads back")
     }
 
-    /// Rebuilds a keeper from [`Self::snapshot`]. Call `handle(now, Input::Restarted)` after a
-    /// crash so requests that were in flight are sent again.
-    pub fn restore(snapshot: &str) -> Result<Self, KeeperError> {
-        // A snapshot of another version usually fails to parse as this one: name the version
-        // then, not the parse error deep inside it.
-        #[derive(Deserialize)]
-        struct Version {
-            version: u32,
-        }
-        let wrong_version = |version: u32| {
-            KeeperError::Snapshot(format!(
-                "version {version} is neither {SNAPSHOT_VERSION} nor {MIGRATED_VERSION} (the versions this keeper reads)"
-            ))
+    /// The whole state as a snapshot document (deterministic: same state, same bytes), written
+    /// without copying the state.
+    pub fn snapshot(&self) -> String {
+        let view = SnapshotRef {
+            version: SNAPSHOT_VERSION,
+            incarnation: self.queue.incarnation(),
+            config: &self.config,
+            clock: &self.clock,
+            sessions: &self.sessions,
+            breaker: &self.breaker,
+            queue: &self.queue,
+            jitter: &self.jitter,
+            outputs: &self.outputs,
+            held_qrs: &self.held_qrs,
+            qr_flowing: &self.qr_flowing,
         };
-        let mut keeper: Keeper =
-            serde_json::from_str(snapshot).map_err(|e| match serde_json::from_str::<Version>(snapshot) {
-                Ok(Version { version }) if !(MIGRATED_VERSION..=SNAPSHOT_VERSION).contains(&version) => {
-                    wrong_version(version)
-                }
-                Err(_) if !snapshot.trim_start().starts_with('{') => {
-                    KeeperError::Snapshot("not a keeper snapshot (expected a JSON object)".into())
-                }
-                _ => KeeperError::Snapshot(e.to_string()),
-            })?;
-        match keeper.version {
-            SNAPSHOT_VERSION => {}
-            // Version 2 has the same layout without an incarnation: it gets one derived from the
-            // snapshot itself, so its new keys differ from any fresh keeper's.
-            MIGRATED_VERSION => {
-                keeper.queue.set_incarnation(fnv1a64(snapshot.as_bytes()));
-                keeper.version = SNAPSHOT_VERSION;
-            }
-            other => return Err(wrong_version(other)),
-        }
-        keeper.config.validate()?;
+        serde_json::to_string(&view).expect("the state is plain data")
+    }
+
+    /// A keeper from a snapshot. Call `handle(now, Input::Restarted)` after a crash so
+    /// requests that were in flight are sent again.
+    pub fn from_snapshot(snapshot: Snapshot) -> Result<Self, KeeperError> {
+        snapshot.config.validate()?;
+        let incarnation = snapshot.incarnation();
+        let mut keeper = Self {
+            config: snapshot.config,
+            clock: snapshot.clock,
+            sessions: snapshot.sessions,
+            breaker: snapshot.breaker,
+            queue: snapshot.queue,
+            jitter: snapshot.jitter,
+            outputs: snapshot.outputs,
+            held_qrs: snapshot.held_qrs,
+            qr_flowing: snapshot.qr_flowing,
+            fx: Vec::new(),
+        };
+        keeper.queue.set_incarnation(incarnation);
         keeper.sessions.repair_timers(&keeper.config);
         Ok(keeper)
+    }
+
+    /// Rebuilds a keeper from [`Self::snapshot`]'s document (or a version 2 one, migrated).
+    pub fn restore(snapshot: &str) -> Result<Self, KeeperError> {
+        Self::from_snapshot(Snapshot::from_json(snapshot)?)
     }
 
     /// [`Self::restore`] under another config: a restart applies the config given now (timers
     /// that depend on it follow it).
     pub fn restore_with_config(snapshot: &str, config: Config) -> Result<Self, KeeperError> {
         config.validate()?;
-        let mut keeper = Self::restore(snapshot)?;
-        keeper.config = config;
-        keeper.sessions.repair_timers(&keeper.config);
-        Ok(keeper)
+        let mut snapshot = Snapshot::from_json(snapshot)?;
+        snapshot.set_config(config);
+        Self::from_snapshot(snapshot)
     }
+}
+
+/// How many arrays and objects a JSON value nests (a scalar is 0, `[]` is 1), without recursion.
+fn json_depth(value: &serde_json::Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, outer)) = stack.pop() {
+        match v {
+            serde_json::Value::Array(items) => stack.extend(items.iter().map(|i| (i, outer + 1))),
+            serde_json::Value::Object(map) => stack.extend(map.values().map(|i| (i, outer + 1))),
+            _ => continue,
+        }
+        deepest = deepest.max(outer + 1);
+    }
+    deepest
 }

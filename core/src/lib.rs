@@ -68,6 +68,7 @@ mod retry_after;
 mod rng;
 mod session;
 mod session_id;
+mod snapshot;
 mod views;
 
 pub use baileys::{
@@ -78,7 +79,7 @@ pub use breaker::{BreakerState, BreakerView, OutcomeClass};
 pub use config::{Config, ConfigError, ConfigKey, PacingMode};
 pub use error::{validate_session_id, KeeperError, MAX_SESSION_ID_LEN};
 pub use input::{DeliveryOutcome, Input};
-pub use keeper::{Ack, Keeper, MAX_KEY_LEN, MAX_PATH_LEN, MAX_QR_LEN, MAX_REASON_LEN, SNAPSHOT_VERSION};
+pub use keeper::{Ack, Keeper, MAX_KEY_LEN, MAX_PATH_LEN, MAX_PAYLOAD_DEPTH, MAX_QR_LEN, MAX_REASON_LEN};
 pub use meta::{Meta, MAX_META_BYTES, MAX_META_KEYS, MAX_META_KEY_LEN, MAX_META_VALUE_LEN};
 pub use operator::{cleanup_input, parse_json_body, Cleanup};
 pub use output::{
@@ -90,6 +91,7 @@ pub use reasons::Reason;
 pub use retry_after::parse_retry_after;
 pub use session::{BackendStatus, SessionState};
 pub use session_id::SessionId;
+pub use snapshot::{Snapshot, SNAPSHOT_VERSION};
 pub use views::{
     Alert, AlertKind, HealthStatus, HealthView, PendingView, QueueView, SessionCounters, SessionStateCounts,
     SessionView, SessionsView,

@@ -650,3 +650,21 @@ fn refused_inputs_are_checked_inside_the_keeper() {
     assert_eq!(err.http_status(), 400);
     assert_eq!(KeeperError::UnknownSession("a".into()).http_status(), 404);
 }
+
+#[test]
+fn whatever_is_accepted_restores_even_deeply_nested_payloads() {
+    let mut r = Rig::new(Config { sync_spacing: 3_600_000, ..Config::default() });
+    let nest = |depth: usize| -> serde_json::Value {
+        serde_json::from_str(&format!("{}{}", "[".repeat(depth), "]".repeat(depth))).unwrap()
+    };
+    let deepest = nest(sessionkeeper_core::MAX_PAYLOAD_DEPTH);
+    r.input(Input::Enqueue { path: "/x".into(), payload: deepest, key: None, session_id: None }).unwrap();
+    let too_deep = nest(sessionkeeper_core::MAX_PAYLOAD_DEPTH + 1);
+    let err = r
+        .input(Input::Enqueue { path: "/x".into(), payload: too_deep, key: None, session_id: None })
+        .unwrap_err();
+    assert!(matches!(err, KeeperError::InvalidItem(_)), "{err}");
+    // Queued (spacing keeps it there), snapshotted inside its envelope, read back.
+    let restored = Keeper::restore(&r.k.snapshot()).unwrap();
+    assert_eq!(restored.snapshot(), r.k.snapshot());
+}

@@ -92,8 +92,9 @@ pub struct SyncQueue {
     pacer: Pacer,
     counters: Counters,
     dead_letters: VecDeque<DeadLetter>,
-    /// Part of every idempotency key; chosen by the edge at the keeper's first start.
-    #[serde(default)]
+    /// Part of every idempotency key; chosen by the edge at the keeper's first start. Saved at
+    /// the top of the snapshot, which sets it again on restore.
+    #[serde(skip)]
     incarnation: u64,
 }
 
