@@ -161,7 +161,8 @@ impl Keeper {
                 if self.sessions.contains(&session_id) {
                     return Err(KeeperError::SessionExists(session_id));
                 }
-                self.sessions.add(&session_id, meta, now, &self.config, &mut fx);
+                let kept_lane = self.queue.lane_ids().take(&session_id);
+                self.sessions.add(&session_id, kept_lane, meta, now, &self.config, &mut fx);
                 Ack::Accepted
             }
             Input::RemoveSession { session_id, reason } => {
@@ -230,7 +231,7 @@ impl Keeper {
                 // removal or before the session is added); others get a lane per key, or one
                 // shared lane.
                 let lane = match (&session_id, &key) {
-                    (Some(id), _) => LaneKey::Session(self.sessions.lane_handle(id)),
+                    (Some(id), _) => LaneKey::Session(self.lane_handle(id)),
                     (None, Some(key)) => LaneKey::Custom(format!("key/{key}")),
                     (None, None) => LaneKey::Custom("custom".into()),
                 };
@@ -310,13 +311,25 @@ impl Keeper {
                         self.qr_flowing.insert(h);
                         released = true;
                     }
-                    self.sessions.lane_drained(h);
+                    self.queue.lane_ids().forget(h);
                 }
             }
             if !released {
                 break;
             }
         }
+    }
+
+    /// The handle whose lane carries items for session `id`: the session's own, the one kept
+    /// for a removed session whose final status is still queued, or a new one kept for an id
+    /// not added yet (so a later `AddSession` keeps that order too).
+    fn lane_handle(&mut self, id: &str) -> u64 {
+        if let Some(h) = self.sessions.handle(id).or_else(|| self.queue.kept_lane(id)) {
+            return h;
+        }
+        let h = self.sessions.new_handle();
+        self.queue.lane_ids().keep(SessionId::from(id), h);
+        h
     }
 
     fn enqueue_qr(&mut self, now: u64, handle: u64, body: QrBody) {
@@ -335,6 +348,7 @@ impl Keeper {
         for effect in fx.drain(..) {
             match effect {
                 Effect::Command(c) => self.outputs.push_back(Output::Command(c)),
+                Effect::KeepLane { session_id, handle } => self.queue.lane_ids().keep(session_id, handle),
                 Effect::Changed(c) => self.outputs.push_back(Output::SessionChanged(c)),
                 Effect::PurgeQrs { handle, reason } => {
                     // A held QR was never queued: it leaves without a trace in the books.

@@ -102,16 +102,19 @@ impl Snapshot {
                 "version {version} is neither {SNAPSHOT_VERSION} nor {MIGRATED_VERSION} (the versions this keeper reads)"
             ))
         };
-        let mut snapshot: Snapshot =
-            serde_json::from_str(text).map_err(|e| match serde_json::from_str::<Version>(text) {
-                Ok(Version { version }) if !(MIGRATED_VERSION..=SNAPSHOT_VERSION).contains(&version) => {
-                    wrong_version(version)
-                }
-                Err(_) if !text.trim_start().starts_with('{') => {
-                    KeeperError::Snapshot("not a keeper snapshot (expected a JSON object)".into())
-                }
-                _ => KeeperError::Snapshot(e.to_string()),
-            })?;
+        let parsed = match serde_json::from_str::<Version>(text) {
+            Ok(Version { version: MIGRATED_VERSION }) => from_version_2(text),
+            _ => serde_json::from_str::<Snapshot>(text),
+        };
+        let mut snapshot: Snapshot = parsed.map_err(|e| match serde_json::from_str::<Version>(text) {
+            Ok(Version { version }) if !(MIGRATED_VERSION..=SNAPSHOT_VERSION).contains(&version) => {
+                wrong_version(version)
+            }
+            Err(_) if !text.trim_start().starts_with('{') => {
+                KeeperError::Snapshot("not a keeper snapshot (expected a JSON object)".into())
+            }
+            _ => KeeperError::Snapshot(e.to_string()),
+        })?;
         match snapshot.version {
             SNAPSHOT_VERSION => {}
             MIGRATED_VERSION => {
@@ -123,6 +126,26 @@ impl Snapshot {
         snapshot.config.validate()?;
         Ok(snapshot)
     }
+}
+
+/// Version 2 kept the lanes of removed sessions in the session table; they are the queue's now.
+fn from_version_2(text: &str) -> Result<Snapshot, serde_json::Error> {
+    let mut state: serde_json::Value = serde_json::from_str(text)?;
+    let sessions = state.get_mut("sessions").and_then(serde_json::Value::as_object_mut);
+    let kept = sessions.and_then(|s| {
+        s.remove("retiredIds");
+        s.remove("retired")
+    });
+    if let (Some(serde_json::Value::Object(by_id)), Some(queue)) =
+        (kept, state.get_mut("queue").and_then(serde_json::Value::as_object_mut))
+    {
+        let by_handle: serde_json::Map<String, serde_json::Value> = by_id
+            .iter()
+            .map(|(id, handle)| (handle.to_string(), serde_json::Value::String(id.clone())))
+            .collect();
+        queue.insert("laneIds".into(), serde_json::json!({ "byId": by_id, "byHandle": by_handle }));
+    }
+    serde_json::from_value(state)
 }
 
 /// FNV-1a, 64 bits: the same number on every target (a std hasher is not).

@@ -577,14 +577,25 @@ fn idempotency_keys_differ_between_incarnations() {
 fn version_2_snapshots_are_migrated_with_an_incarnation_of_their_own() {
     let mut r = Rig::new(Config::default());
     r.add("hal");
+    // A removed session whose final status waits behind one in flight keeps its lane.
+    r.add("ivy");
+    r.update("ivy", json!({"connection": "open"})).unwrap();
+    r.input(Input::RemoveSession { session_id: "ivy".into(), reason: None }).unwrap();
     let mut state: serde_json::Value = serde_json::from_str(&r.k.snapshot()).unwrap();
+    let kept = state["queue"]["laneIds"]["byId"].clone();
+    assert!(kept["ivy"].is_u64(), "{kept}");
+    // The version 2 layout: no incarnation, kept lanes in the session table.
     state["version"] = json!(2);
-    state["queue"].as_object_mut().unwrap().remove("incarnation");
+    state.as_object_mut().unwrap().remove("incarnation");
+    let lanes = state["queue"].as_object_mut().unwrap().remove("laneIds").unwrap();
+    state["sessions"]["retired"] = lanes["byId"].clone();
+    state["sessions"]["retiredIds"] = lanes["byHandle"].clone();
     let migrated = Keeper::restore(&state.to_string()).unwrap();
     assert!(migrated.has_session("hal"));
     assert_ne!(migrated.incarnation(), 0);
     let again: serde_json::Value = serde_json::from_str(&migrated.snapshot()).unwrap();
     assert_eq!(again["version"], json!(SNAPSHOT_VERSION));
+    assert_eq!(again["queue"]["laneIds"]["byId"], kept, "the kept lane moved to the queue");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The sync queue toward the backend: coalescing lanes, pacing, retries, dead letters.
 
 mod item;
+mod lane_ids;
 mod lane_key;
 mod lanes;
 mod pacer;

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use super::item::{Item, ItemKind, NewItem};
+use super::lane_ids::LaneIds;
 use super::lane_key::LaneKey;
 use super::lanes::Lanes;
 use super::pacer::Pacer;
@@ -92,6 +93,9 @@ pub struct SyncQueue {
     pacer: Pacer,
     counters: Counters,
     dead_letters: VecDeque<DeadLetter>,
+    /// Lanes of sessions the table does not hold (removed, or not added yet).
+    #[serde(default)]
+    lane_ids: LaneIds,
     /// Part of every idempotency key; chosen by the edge at the keeper's first start. Saved at
     /// the top of the snapshot, which sets it again on restore.
     #[serde(skip)]
@@ -112,6 +116,7 @@ impl SyncQueue {
             counters: Counters::default(),
             dead_letters: VecDeque::new(),
             incarnation: 0,
+            lane_ids: LaneIds::default(),
         }
     }
 
@@ -123,6 +128,16 @@ impl SyncQueue {
     /// Sets the incarnation (a new keeper, or a migrated snapshot).
     pub fn set_incarnation(&mut self, incarnation: u64) {
         self.incarnation = incarnation;
+    }
+
+    /// The lanes kept for sessions the table does not hold.
+    pub fn lane_ids(&mut self) -> &mut LaneIds {
+        &mut self.lane_ids
+    }
+
+    /// The lane handle kept for `id`, if the table does not hold it.
+    pub fn kept_lane(&self, id: &str) -> Option<u64> {
+        self.lane_ids.get(id)
     }
 
     /// Serves `lane` with the urgent lanes until it drains.

@@ -64,6 +64,14 @@ pub enum Effect {
         /// When it was produced.
         at: u64,
     },
+    /// The session left: the queue keeps its status lane for the id while its final status
+    /// waits there.
+    KeepLane {
+        /// The id.
+        session_id: SessionId,
+        /// Its handle.
+        handle: u64,
+    },
     /// Drop the session's queued QRs.
     PurgeQrs {
         /// Session's handle (names its QR lane).
@@ -130,13 +138,6 @@ pub struct SessionTable {
     /// Live session id -> handle.
     ids: HashIndex<SessionId, u64>,
     timers: Timers,
-    /// Removed sessions whose final status is still queued: if the id comes back it gets the
-    /// same handle, so its statuses stay in one lane, in order. Forgotten once the lane drains.
-    #[serde(default, skip_serializing_if = "HashIndex::is_empty")]
-    retired: HashIndex<SessionId, u64>,
-    /// The same, by handle.
-    #[serde(default, skip_serializing_if = "HashIndex::is_empty")]
-    retired_ids: HashIndex<u64, SessionId>,
     next_handle: u64,
     gate: ReconnectGate,
     counters: SessionCounters,
@@ -158,32 +159,15 @@ impl SessionTable {
         &self.counters
     }
 
-    /// The session's handle: a number naming its queue lanes, kept by a removed session until
-    /// its final status has left (so a session id always maps to one lane at a time).
+    /// A held session's handle: a number naming its queue lanes.
     pub fn handle(&self, id: &str) -> Option<u64> {
-        self.ids.get(id).or_else(|| self.retired.get(id)).copied()
+        self.ids.get(id).copied()
     }
 
-    /// The handle whose lane carries items for session `id`: the session's own, a removed
-    /// session's whose final status is still queued, or a new one reserved for an id that is
-    /// not known yet (so a later `AddSession` keeps that order too).
-    pub fn lane_handle(&mut self, id: &str) -> u64 {
-        if let Some(h) = self.handle(id) {
-            return h;
-        }
+    /// A handle no session has had (for a lane reserved before its session is added).
+    pub fn new_handle(&mut self) -> u64 {
         self.next_handle += 1;
-        let h = self.next_handle;
-        let id = SessionId::from(id);
-        self.retired.insert(id.clone(), h);
-        self.retired_ids.insert(h, id);
-        h
-    }
-
-    /// The session lane of handle `h` drained: a removed session behind it is forgotten for good.
-    pub fn lane_drained(&mut self, h: u64) {
-        if let Some(id) = self.retired_ids.remove(&h) {
-            self.retired.remove(&id);
-        }
+        self.next_handle
     }
 
     fn get(&self, id: &str) -> Option<&Session> {
@@ -225,15 +209,18 @@ impl SessionTable {
         self.settle(config);
     }
 
-    /// Adds a session (caller checked it is new). Its inactivity clock starts now.
-    pub fn add(&mut self, id: &str, meta: Option<Meta>, now: u64, config: &Config, fx: &mut Vec<Effect>) {
-        let (id, h) = match self.retired.remove(id) {
-            Some(h) => (self.retired_ids.remove(&h).unwrap_or_else(|| SessionId::from(id)), h),
-            None => {
-                self.next_handle += 1;
-                (SessionId::from(id), self.next_handle)
-            }
-        };
+    /// Adds a session (caller checked it is new) on the lane kept for its id, if any. Its
+    /// inactivity clock starts now.
+    pub fn add(
+        &mut self,
+        id: &str,
+        kept_lane: Option<(SessionId, u64)>,
+        meta: Option<Meta>,
+        now: u64,
+        config: &Config,
+        fx: &mut Vec<Effect>,
+    ) {
+        let (id, h) = kept_lane.unwrap_or_else(|| (SessionId::from(id), self.new_handle()));
         self.ids.insert(id.clone(), h);
         fx.push(changed(&id, SessionState::New, None, now));
         let session = Session {
@@ -291,8 +278,7 @@ impl SessionTable {
         let meta = s.meta;
         let id = s.id;
         self.ids.remove(&id);
-        self.retired.insert(id.clone(), h);
-        self.retired_ids.insert(h, id.clone());
+        fx.push(Effect::KeepLane { session_id: id.clone(), handle: h });
         // Its expiry and inactivity timers died with it; the reconnect one is removed.
         if let Some(due) = s.reconnect_due {
             self.timers.cancel_reconnect(due, h);
