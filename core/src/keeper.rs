@@ -1,6 +1,6 @@
 //! The facade: one `Keeper` owning the session table, the breaker and the sync queue.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -8,6 +8,7 @@ use crate::breaker::{BreakerState, CircuitBreaker};
 use crate::clock::{soonest, Clock};
 use crate::config::Config;
 use crate::error::{validate_session_id, KeeperError};
+use crate::hash_index::HashIndex;
 use crate::input::Input;
 use crate::output::{BreakerChange, Output, QrBody, StatusBody};
 use crate::queue::{idempotency_key, ItemKind, LaneKey, NewItem, Payload, SyncQueue};
@@ -67,7 +68,7 @@ pub struct Keeper {
     held_qrs: BTreeMap<u64, QrBody>,
     /// Sessions whose login episode's `pending` status has left: their QRs flow (latest wins
     /// in the QR lane) without waiting for statuses.
-    qr_flowing: BTreeSet<u64>,
+    qr_flowing: HashIndex<u64, ()>,
     /// Scratch for a transition's effects, kept so handling an input does not allocate it.
     fx: Vec<Effect>,
 }
@@ -95,7 +96,7 @@ impl Keeper {
             breaker: CircuitBreaker::new(),
             outputs: VecDeque::new(),
             held_qrs: BTreeMap::new(),
-            qr_flowing: BTreeSet::new(),
+            qr_flowing: HashIndex::default(),
             fx: Vec::new(),
         })
     }
@@ -173,7 +174,7 @@ impl Keeper {
                     )));
                 }
                 self.known(&session_id)?;
-                let reason = reason.map_or(Reason::RemovedByOperator, Reason::Operator);
+                let reason = reason.map_or(Reason::RemovedByOperator, |r| Reason::Operator(r.into()));
                 self.sessions.remove(&session_id, BackendStatus::Removed, reason, now, &self.config, &mut fx);
                 Ack::Accepted
             }
@@ -308,7 +309,7 @@ impl Keeper {
                 if self.queue.lane_items(&LaneKey::Session(h)).next().is_none() {
                     if let Some(qr) = self.held_qrs.remove(&h) {
                         self.enqueue_qr(now, h, qr);
-                        self.qr_flowing.insert(h);
+                        self.qr_flowing.insert(h, ());
                         released = true;
                     }
                     self.queue.lane_ids().forget(h);
@@ -371,7 +372,7 @@ impl Keeper {
                 }
                 Effect::Qr { handle, session_id, meta, qr, at } => {
                     let body = QrBody { at, meta, qr, session_id };
-                    if self.qr_flowing.contains(&handle) {
+                    if self.qr_flowing.contains_key(&handle) {
                         self.enqueue_qr(now, handle, body);
                     } else if self.queue.lane_items(&LaneKey::Session(handle)).next().is_some() {
                         // The episode's first QRs wait (the newest replacing an older one) until
@@ -382,7 +383,7 @@ impl Keeper {
                         self.queue.promote(&LaneKey::Session(handle));
                     } else {
                         self.enqueue_qr(now, handle, body);
-                        self.qr_flowing.insert(handle);
+                        self.qr_flowing.insert(handle, ());
                     }
                 }
             }

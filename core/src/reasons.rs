@@ -29,7 +29,7 @@ pub enum Reason {
     /// An operator removed it without saying why.
     RemovedByOperator,
     /// An operator removed it and said why (1 to `MAX_REASON_LEN` characters).
-    Operator(String),
+    Operator(Box<str>),
     /// 515 after a scan: reconnect at once.
     RestartRequired,
     /// A transient close: reconnect after the backoff.
@@ -50,7 +50,7 @@ impl Reason {
             Self::QrRefsEnded => "qr_refs_ended",
             Self::PendingCleanup => "pending_cleanup",
             Self::RemovedByOperator => "removed_by_operator",
-            Self::Operator(text) => return Cow::Owned(text.clone()),
+            Self::Operator(text) => return Cow::Owned(text.to_string()),
             Self::RestartRequired => "restart_required",
             Self::Backoff => "backoff",
         })
@@ -74,7 +74,7 @@ impl Reason {
                 Some(code) if code.parse::<u16>().is_ok_and(|c| c.to_string() == code) => {
                     Self::Closed(code.parse().ok())
                 }
-                _ => Self::Operator(other.to_owned()),
+                _ => Self::Operator(other.into()),
             },
         }
     }

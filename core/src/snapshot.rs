@@ -5,7 +5,7 @@
 //! Version 3: `{version, incarnation, config, clock, sessions, breaker, queue, jitter, outputs,
 //! heldQrs?, qrFlowing?}`. Version 2 (no incarnation, no held QRs) is migrated on read.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,7 @@ use crate::breaker::CircuitBreaker;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::KeeperError;
+use crate::hash_index::HashIndex;
 use crate::output::{Output, QrBody};
 use crate::queue::SyncQueue;
 use crate::rng::Jitter;
@@ -40,8 +41,8 @@ pub struct Snapshot {
     pub(crate) outputs: VecDeque<Output>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) held_qrs: BTreeMap<u64, QrBody>,
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub(crate) qr_flowing: BTreeSet<u64>,
+    #[serde(default, skip_serializing_if = "HashIndex::is_empty")]
+    pub(crate) qr_flowing: HashIndex<u64, ()>,
 }
 
 /// Borrowed parts of a keeper, serialised exactly like a [`Snapshot`] without copying them.
@@ -59,8 +60,8 @@ pub(crate) struct SnapshotRef<'a> {
     pub outputs: &'a VecDeque<Output>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub held_qrs: &'a BTreeMap<u64, QrBody>,
-    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
-    pub qr_flowing: &'a BTreeSet<u64>,
+    #[serde(skip_serializing_if = "HashIndex::is_empty")]
+    pub qr_flowing: &'a HashIndex<u64, ()>,
 }
 
 impl Snapshot {
