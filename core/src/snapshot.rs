@@ -146,7 +146,8 @@ fn from_version_2(text: &str) -> Result<Snapshot, serde_json::Error> {
             .collect();
         queue.insert("laneIds".into(), serde_json::json!({ "byId": by_id, "byHandle": by_handle }));
     }
-    serde_json::from_value(state)
+    // Through text, not `from_value`: one deserializer for the whole state keeps the wasm small.
+    serde_json::from_str(&state.to_string())
 }
 
 /// FNV-1a, 64 bits: the same number on every target (a std hasher is not).
