@@ -482,7 +482,19 @@ impl Keeper {
 
     /// The whole state as a [`Snapshot`].
     pub fn to_snapshot(&self) -> Snapshot {
-        Snapshot::from_json(&self.snapshot()).expect("a keeper's own snapshot reads back")
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            incarnation: self.queue.incarnation(),
+            config: self.config.clone(),
+            clock: self.clock,
+            sessions: self.sessions.clone(),
+            breaker: self.breaker.clone(),
+            queue: self.queue.clone(),
+            jitter: self.jitter.clone(),
+            outputs: self.outputs.clone(),
+            held_qrs: self.held_qrs.clone(),
+            qr_flowing: self.qr_flowing.clone(),
+        }
     }
 
     /// The whole state as a snapshot document (deterministic: same state, same bytes), written
@@ -534,10 +546,18 @@ impl Keeper {
     /// [`Self::restore`] under another config: a restart applies the config given now (timers
     /// that depend on it follow it).
     pub fn restore_with_config(snapshot: &str, config: Config) -> Result<Self, KeeperError> {
-        config.validate()?;
         let mut snapshot = Snapshot::from_json(snapshot)?;
         snapshot.set_config(config);
         Self::from_snapshot(snapshot)
+    }
+
+    /// This keeper under another config (a restart applies the config given now; timers that
+    /// depend on it follow it), without writing and reading its state.
+    pub fn reconfigure(&mut self, config: Config) -> Result<(), KeeperError> {
+        config.validate()?;
+        self.config = config;
+        self.sessions.repair_timers(&self.config);
+        Ok(())
     }
 }
 

@@ -29,9 +29,9 @@ const MIGRATED_VERSION: u32 = 2;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
-    version: u32,
+    pub(crate) version: u32,
     #[serde(default)]
-    incarnation: u64,
+    pub(crate) incarnation: u64,
     pub(crate) config: Config,
     pub(crate) clock: Clock,
     pub(crate) sessions: SessionTable,

@@ -679,3 +679,18 @@ fn whatever_is_accepted_restores_even_deeply_nested_payloads() {
     let restored = Keeper::restore(&r.k.snapshot()).unwrap();
     assert_eq!(restored.snapshot(), r.k.snapshot());
 }
+
+#[test]
+fn reconfigure_and_to_snapshot_agree_with_their_text_round_trips() {
+    let mut r = Rig::new(Config::default());
+    r.add("jay");
+    r.update("jay", json!({"qr": "q1"})).unwrap();
+    let text = r.k.snapshot();
+    assert_eq!(r.k.to_snapshot(), sessionkeeper_core::Snapshot::from_json(&text).unwrap());
+    let config = Config { inactive_session_timeout: 60_000, ..Config::default() };
+    let mut in_place = r.k.clone();
+    in_place.reconfigure(config.clone()).unwrap();
+    assert!(in_place == Keeper::restore_with_config(&text, config).unwrap());
+    let bad = Config { circuit_breaker_threshold: 0, ..Config::default() };
+    assert!(in_place.reconfigure(bad).is_err());
+}

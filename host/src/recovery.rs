@@ -58,7 +58,7 @@ pub fn recover(store: &Store, config: &Config) -> Result<Recovered, RecoveryErro
         if restored {
             tracing::info!("configuration changed since the state was saved; applying the new one");
         }
-        keeper = Keeper::restore_with_config(&keeper.snapshot(), config.clone())?;
+        keeper.reconfigure(config.clone())?;
     }
     Ok(Recovered { keeper, next_seq: last + 1, restored, replayed })
 }
