@@ -86,7 +86,7 @@ pub use output::{
     Body, BreakerChange, Command, CommandKind, DeadLetter, Delivery, Output, QrBody, SessionChange,
     StatusBody,
 };
-pub use prometheus::{family_header, DELIVERY_OUTCOME_LABELS};
+pub use prometheus::{family_header, process_families, BREAKER_STATES, DELIVERY_OUTCOME_LABELS};
 pub use reasons::Reason;
 pub use retry_after::parse_retry_after;
 pub use session::{BackendStatus, SessionState};

@@ -8,7 +8,37 @@ use crate::breaker::{BreakerState, OutcomeClass};
 use crate::input::DeliveryOutcome;
 use crate::views::HealthView;
 
-const BREAKER_STATES: [BreakerState; 3] = [BreakerState::Closed, BreakerState::Open, BreakerState::HalfOpen];
+/// Breaker states in the order edges count their transitions (`[from][to]`).
+pub const BREAKER_STATES: [BreakerState; 3] =
+    [BreakerState::Closed, BreakerState::Open, BreakerState::HalfOpen];
+
+/// The families each edge counts in its own process, from its counts: breaker transitions
+/// (`[from][to]` in [`BREAKER_STATES`] order) and deliveries by outcome (in
+/// [`DELIVERY_OUTCOME_LABELS`] order).
+pub fn process_families(out: &mut String, transitions: &[[u64; 3]; 3], outcomes: &[u64; 6]) {
+    family_header(
+        out,
+        "sessionkeeper_circuit_breaker_transitions_total",
+        "counter",
+        "Breaker state changes seen by this process.",
+    );
+    for (i, from) in BREAKER_STATES.iter().enumerate() {
+        for (j, to) in BREAKER_STATES.iter().enumerate() {
+            if i != j {
+                let (from, to) = (from.as_str().to_ascii_lowercase(), to.as_str().to_ascii_lowercase());
+                let v = transitions[i][j];
+                let _ = writeln!(
+                    out,
+                    "sessionkeeper_circuit_breaker_transitions_total{{from=\"{from}\",to=\"{to}\"}} {v}"
+                );
+            }
+        }
+    }
+    family_header(out, "sessionkeeper_deliveries_total", "counter", "Backend deliveries by outcome.");
+    for (name, v) in DELIVERY_OUTCOME_LABELS.iter().zip(outcomes) {
+        let _ = writeln!(out, "sessionkeeper_deliveries_total{{outcome=\"{name}\"}} {v}");
+    }
+}
 
 /// `# HELP` and `# TYPE` lines of a family.
 pub fn family_header(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -9,13 +9,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use sessionkeeper_core::{
-    family_header, BreakerState, DeliveryOutcome, HealthView, KeeperError, DELIVERY_OUTCOME_LABELS,
+    family_header, process_families, BreakerState, DeliveryOutcome, HealthView, KeeperError, BREAKER_STATES,
+    DELIVERY_OUTCOME_LABELS,
 };
 
 /// Upper bounds (seconds) of the delivery latency histogram.
 const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
-
-const BREAKER_STATES: [BreakerState; 3] = [BreakerState::Closed, BreakerState::Open, BreakerState::HalfOpen];
 
 /// The host's counters.
 #[derive(Debug, Default)]
@@ -42,10 +41,6 @@ pub struct Metrics {
 
 fn breaker_index(state: BreakerState) -> usize {
     BREAKER_STATES.iter().position(|s| *s == state).unwrap_or(0)
-}
-
-fn breaker_label(state: BreakerState) -> String {
-    state.as_str().to_ascii_lowercase()
 }
 
 impl Metrics {
@@ -118,35 +113,9 @@ impl Metrics {
         for (code, n) in self.refused.lock().expect("metrics lock").iter() {
             let _ = writeln!(out, "sessionkeeper_inputs_refused_total{{code=\"{code}\"}} {n}");
         }
-        family_header(
-            &mut out,
-            "sessionkeeper_circuit_breaker_transitions_total",
-            "counter",
-            "Breaker state changes seen by this process.",
-        );
-        for from in BREAKER_STATES {
-            for to in BREAKER_STATES {
-                let v = self.transitions[breaker_index(from)][breaker_index(to)].load(Relaxed);
-                if from != to {
-                    let _ = writeln!(
-                        out,
-                        "sessionkeeper_circuit_breaker_transitions_total{{from=\"{}\",to=\"{}\"}} {v}",
-                        breaker_label(from),
-                        breaker_label(to)
-                    );
-                }
-            }
-        }
-        family_header(
-            &mut out,
-            "sessionkeeper_deliveries_total",
-            "counter",
-            "Backend deliveries by outcome.",
-        );
-        for (i, name) in DELIVERY_OUTCOME_LABELS.iter().enumerate() {
-            let v = self.outcomes[i].load(Relaxed);
-            let _ = writeln!(out, "sessionkeeper_deliveries_total{{outcome=\"{name}\"}} {v}");
-        }
+        let transitions = self.transitions.each_ref().map(|row| row.each_ref().map(|c| c.load(Relaxed)));
+        let outcomes = self.outcomes.each_ref().map(|c| c.load(Relaxed));
+        process_families(&mut out, &transitions, &outcomes);
         family_header(
             &mut out,
             "sessionkeeper_delivery_duration_seconds",

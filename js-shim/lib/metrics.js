@@ -15,10 +15,10 @@ const wasm = require('./wasm');
 /** The host's exposition content type. */
 const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-/** Breaker states in the host's order; labels are their names in lower case. */
+/** Breaker states in the order the core counts transitions (`[from][to]`). */
 const BREAKER_STATES = ['CLOSED', 'OPEN', 'HALF_OPEN'];
 
-/** Delivery outcome labels in the host's order, and each outcome's label: the core's. */
+/** Delivery outcome labels in the core's order; each outcome's label is the core's too. */
 const OUTCOMES = wasm.outcomeLabels();
 
 /** One set of event counters per keeper, however many handlers it makes. */
@@ -28,37 +28,17 @@ const COUNTERS = new WeakMap();
 function eventCounters(keeper) {
   let c = COUNTERS.get(keeper);
   if (c) return c;
-  c = { outcomes: Object.fromEntries(OUTCOMES.map((o) => [o, 0])), transitions: {} };
+  c = { outcomes: OUTCOMES.map(() => 0), transitions: new Array(9).fill(0) };
   keeper.on('delivery', ({ outcome }) => {
-    c.outcomes[wasm.outcomeLabel(outcome)] += 1;
+    c.outcomes[OUTCOMES.indexOf(wasm.outcomeLabel(outcome))] += 1;
   });
   keeper.on('breaker', ({ from, to }) => {
-    const k = `${from}>${to}`;
-    c.transitions[k] = (c.transitions[k] || 0) + 1;
+    const i = BREAKER_STATES.indexOf(from);
+    const j = BREAKER_STATES.indexOf(to);
+    if (i >= 0 && j >= 0) c.transitions[i * 3 + j] += 1;
   });
   COUNTERS.set(keeper, c);
   return c;
-}
-
-function header(lines, name, type, help) {
-  lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-}
-
-/** The families counted from the keeper's events (the host counts them in its process). */
-function renderEventFamilies(events) {
-  const lines = [];
-  const name = 'sessionkeeper_circuit_breaker_transitions_total';
-  header(lines, name, 'counter', 'Breaker state changes seen by this process.');
-  for (const from of BREAKER_STATES) {
-    for (const to of BREAKER_STATES) {
-      if (from === to) continue;
-      const v = events.transitions[`${from}>${to}`] || 0;
-      lines.push(`${name}{from="${from.toLowerCase()}",to="${to.toLowerCase()}"} ${v}`);
-    }
-  }
-  header(lines, 'sessionkeeper_deliveries_total', 'counter', 'Backend deliveries by outcome.');
-  for (const o of OUTCOMES) lines.push(`sessionkeeper_deliveries_total{outcome="${o}"} ${events.outcomes[o]}`);
-  return `${lines.join('\n')}\n`;
 }
 
 /**
@@ -69,7 +49,9 @@ function renderEventFamilies(events) {
  */
 function metricsRenderer(keeper) {
   const events = eventCounters(keeper);
-  return () => keeper._wasm.metricsText(keeper._now()) + renderEventFamilies(events);
+  // Both parts are rendered by the core, as the host renders them.
+  return () =>
+    keeper._wasm.metricsText(keeper._now()) + wasm.processMetricsText(events.transitions, events.outcomes);
 }
 
 module.exports = { metricsRenderer, METRICS_CONTENT_TYPE };

@@ -2,7 +2,8 @@
 //! bodies and session-id checks come from the core, so their errors are the host's words.
 
 use sessionkeeper_core::{
-    cleanup_input, validate_session_id, Cleanup, DeliveryOutcome, Input, DELIVERY_OUTCOME_LABELS,
+    cleanup_input, process_families, validate_session_id, Cleanup, DeliveryOutcome, Input,
+    DELIVERY_OUTCOME_LABELS,
 };
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
@@ -60,4 +61,20 @@ pub fn outcome_label_js(
 #[wasm_bindgen(js_name = outcomeLabels)]
 pub fn outcome_labels_js() -> Vec<String> {
     DELIVERY_OUTCOME_LABELS.iter().map(|l| (*l).to_owned()).collect()
+}
+
+/// `processMetricsText(transitions, outcomes)`: the families an edge counts in its own process,
+/// as the host renders them: breaker transitions (9 counts, `[from][to]` in `CLOSED`, `OPEN`,
+/// `HALF_OPEN` order) and deliveries by outcome (in `outcomeLabels()` order).
+#[wasm_bindgen(js_name = processMetricsText)]
+pub fn process_metrics_text_js(transitions: Vec<f64>, outcomes: Vec<f64>) -> Result<String, JsValue> {
+    if transitions.len() != 9 || outcomes.len() != DELIVERY_OUTCOME_LABELS.len() {
+        return Err(js_error(INVALID_INPUT, "expected 9 transition counts and one count per outcome label"));
+    }
+    let count = |v: f64| v.max(0.0) as u64;
+    let t = std::array::from_fn(|i| std::array::from_fn(|j| count(transitions[i * 3 + j])));
+    let o = std::array::from_fn(|i| count(outcomes[i]));
+    let mut out = String::new();
+    process_families(&mut out, &t, &o);
+    Ok(out)
 }

@@ -21,6 +21,9 @@ mod qr;
 mod types;
 
 pub use convert::parse_now;
-pub use edge::{check_session_id_js, cleanup_ms_js, outcome_class_js, outcome_label_js, outcome_labels_js};
+pub use edge::{
+    check_session_id_js, cleanup_ms_js, outcome_class_js, outcome_label_js, outcome_labels_js,
+    process_metrics_text_js,
+};
 pub use keeper::WasmKeeper;
 pub use qr::{render_qr_png_js, render_qr_svg_js};
