@@ -2,6 +2,7 @@
 // sessionkeeper: session and delivery control for Baileys gateways (Rust core, WebAssembly).
 
 const { SessionKeeper, createKeeper } = require('./lib/keeper');
+const { KeeperError } = require('./lib/errors');
 const { normalizeUpdate } = require('./lib/baileys');
 const { qrDataUrl, qrPng, qrSvg } = require('./lib/qr');
 const { CORE_KEYS } = require('./lib/options');
@@ -10,6 +11,7 @@ const { sign } = require('./lib/delivery');
 module.exports = {
   createKeeper,
   SessionKeeper,
+  KeeperError,
   normalizeUpdate,
   qrDataUrl,
   qrPng,

@@ -261,13 +261,48 @@ impl Config {
             };
             let single = serde_json::Value::Object([(key.clone(), v.clone())].into_iter().collect());
             serde_json::from_value::<Config>(single)
-                .map_err(|e| ConfigError { key: known, reason: e.to_string() })?;
+                .map_err(|e| ConfigError { key: known, reason: plain_words(&e.to_string()) })?;
         }
         let config: Config = serde_json::from_value(serde_json::Value::Object(map))
             .map_err(|e| ConfigError { key: "config", reason: e.to_string() })?;
         config.validate()?;
         Ok(config)
     }
+}
+
+/// A serde type error in the words of the formats the keys are written in (JSON, TOML, JS):
+/// `expected a whole number from 0 to 4294967295, got the string "20"`, not Rust's type names.
+fn plain_words(serde: &str) -> String {
+    let Some(rest) = serde.strip_prefix("invalid type: ").or_else(|| serde.strip_prefix("invalid value: "))
+    else {
+        return serde.to_owned();
+    };
+    let Some((got, expected)) = rest.split_once(", expected ") else {
+        return serde.to_owned();
+    };
+    let expected = match expected {
+        "u8" => "a whole number from 0 to 255".to_owned(),
+        "u16" => "a whole number from 0 to 65535".to_owned(),
+        "u32" => "a whole number from 0 to 4294967295".to_owned(),
+        "u64" => "a whole number from 0 to 18446744073709551615".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        "a boolean" | "a string" => expected.to_owned(),
+        other => other.to_owned(),
+    };
+    let unquoted = |s: &str| s.trim_matches('`').to_owned();
+    let got = match got.split_once(' ') {
+        Some(("string", text)) => format!("the string {text}"),
+        Some(("integer", n)) => unquoted(n),
+        Some(("floating", n)) => unquoted(n.trim_start_matches("point ")),
+        Some(("boolean", b)) => unquoted(b),
+        _ => match got {
+            "map" => "an object".to_owned(),
+            "sequence" => "an array".to_owned(),
+            "unit value" | "null" => "null".to_owned(),
+            other => other.to_owned(),
+        },
+    };
+    format!("expected {expected}, got {got}")
 }
 
 impl Config {
@@ -341,6 +376,22 @@ mod tests {
         assert_eq!(err.key, "syncSpacing");
         let err = Config::from_json(r#"{"noSuchKey":1}"#).unwrap_err();
         assert!(err.reason.contains("noSuchKey"));
+    }
+
+    #[test]
+    fn type_errors_are_in_plain_words() {
+        let reason = |json: &str| Config::from_json(json).unwrap_err().reason;
+        assert_eq!(
+            reason(r#"{"pendingSessionTimeout":"20"}"#),
+            r#"expected a whole number from 0 to 18446744073709551615, got the string "20""#
+        );
+        assert_eq!(reason(r#"{"maxQrCodes":-1}"#), "expected a whole number from 0 to 4294967295, got -1");
+        assert_eq!(reason(r#"{"maxQrCodes":1.5}"#), "expected a whole number from 0 to 4294967295, got 1.5");
+        assert_eq!(
+            reason(r#"{"maxQrCodes":{}}"#),
+            "expected a whole number from 0 to 4294967295, got an object"
+        );
+        assert!(reason(r#"{"pacing":"fast"}"#).contains("`fixed`"));
     }
 
     #[test]

@@ -32,9 +32,26 @@ pub enum KeeperError {
     /// A snapshot that cannot be restored.
     #[error("invalid snapshot: {0}")]
     Snapshot(String),
+    /// The keeper was closed (an edge shutting down); nothing is accepted any more.
+    #[error("the keeper is closed")]
+    Closed,
 }
 
 impl KeeperError {
+    /// Every [`KeeperError::code`], in declaration order: the npm package's `KeeperErrorCode`
+    /// union is generated from it.
+    pub const CODES: &'static [&'static str] = &[
+        "UnknownSession",
+        "SessionExists",
+        "InvalidSessionId",
+        "QueueFull",
+        "InvalidItem",
+        "InvalidBody",
+        "Config",
+        "Snapshot",
+        "Closed",
+    ];
+
     /// The variant's name, the `code` every edge reports (JS `KeeperError.code`, logs, metrics).
     pub fn code(&self) -> &'static str {
         match self {
@@ -46,7 +63,19 @@ impl KeeperError {
             Self::InvalidBody(_) => "InvalidBody",
             Self::Config(_) => "Config",
             Self::Snapshot(_) => "Snapshot",
+            Self::Closed => "Closed",
         }
+    }
+
+    /// The refusal of a payload nested deeper than [`crate::MAX_PAYLOAD_DEPTH`], also for edges
+    /// whose JSON reader stops before the keeper sees it.
+    pub fn payload_too_deep() -> Self {
+        Self::InvalidItem(format!("payload nested deeper than {} levels", crate::MAX_PAYLOAD_DEPTH))
+    }
+
+    /// The refusal of a payload over [`crate::MAX_PAYLOAD_BYTES`] of JSON.
+    pub fn payload_too_large() -> Self {
+        Self::InvalidItem(format!("payload larger than {} bytes of JSON", crate::MAX_PAYLOAD_BYTES))
     }
 
     /// The HTTP status both edges answer it with.
@@ -55,7 +84,7 @@ impl KeeperError {
             Self::UnknownSession(_) => 404,
             Self::SessionExists(_) => 409,
             Self::InvalidSessionId(_) | Self::InvalidItem(_) | Self::InvalidBody(_) => 400,
-            Self::QueueFull { .. } => 503,
+            Self::QueueFull { .. } | Self::Closed => 503,
             Self::Config(_) | Self::Snapshot(_) => 500,
         }
     }
@@ -78,4 +107,27 @@ pub fn validate_session_id(id: &str) -> Result<(), KeeperError> {
         return Err(KeeperError::InvalidSessionId(format!("character {c:?} not allowed")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_lists_every_variant_once() {
+        let config = ConfigError { key: "pacing", reason: String::new() };
+        let all = [
+            KeeperError::UnknownSession(String::new()),
+            KeeperError::SessionExists(String::new()),
+            KeeperError::InvalidSessionId(String::new()),
+            KeeperError::QueueFull { capacity: 1 },
+            KeeperError::InvalidItem(String::new()),
+            KeeperError::InvalidBody(String::new()),
+            KeeperError::Config(config),
+            KeeperError::Snapshot(String::new()),
+            KeeperError::Closed,
+        ];
+        let codes: Vec<&str> = all.iter().map(KeeperError::code).collect();
+        assert_eq!(codes, KeeperError::CODES);
+    }
 }

@@ -28,6 +28,9 @@ pub const MAX_KEY_LEN: usize = 200;
 /// Deepest nesting of an `Enqueue` payload: well inside what every JSON reader handles, so
 /// whatever was accepted can always be read back from a snapshot or journal.
 pub const MAX_PAYLOAD_DEPTH: usize = 64;
+/// Largest `Enqueue` payload, in bytes of compact JSON: every edge refuses the same items,
+/// whatever its own transport allows.
+pub const MAX_PAYLOAD_BYTES: usize = 65_536;
 /// Longest operator reason of a `RemoveSession`.
 pub const MAX_REASON_LEN: usize = 200;
 
@@ -214,9 +217,10 @@ impl Keeper {
                     validate_session_id(id)?;
                 }
                 if json_depth(&payload) > MAX_PAYLOAD_DEPTH {
-                    return Err(KeeperError::InvalidItem(format!(
-                        "payload nested deeper than {MAX_PAYLOAD_DEPTH} levels"
-                    )));
+                    return Err(KeeperError::payload_too_deep());
+                }
+                if json_len(&payload) > MAX_PAYLOAD_BYTES {
+                    return Err(KeeperError::payload_too_large());
                 }
                 if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > MAX_KEY_LEN) {
                     return Err(KeeperError::InvalidItem(format!(
@@ -562,6 +566,23 @@ impl Keeper {
 }
 
 /// How many arrays and objects a JSON value nests (a scalar is 0, `[]` is 1), without recursion.
+/// The length of `value` as compact JSON, counted without building the text.
+fn json_len(value: &serde_json::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).expect("a JSON value always serialises");
+    count.0
+}
+
 fn json_depth(value: &serde_json::Value) -> usize {
     let mut deepest = 0;
     let mut stack = vec![(value, 0usize)];

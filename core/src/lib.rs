@@ -79,7 +79,9 @@ pub use breaker::{BreakerState, BreakerView, OutcomeClass};
 pub use config::{Config, ConfigError, ConfigKey, PacingMode};
 pub use error::{validate_session_id, KeeperError, MAX_SESSION_ID_LEN};
 pub use input::{DeliveryOutcome, Input};
-pub use keeper::{Ack, Keeper, MAX_KEY_LEN, MAX_PATH_LEN, MAX_PAYLOAD_DEPTH, MAX_QR_LEN, MAX_REASON_LEN};
+pub use keeper::{
+    Ack, Keeper, MAX_KEY_LEN, MAX_PATH_LEN, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH, MAX_QR_LEN, MAX_REASON_LEN,
+};
 pub use meta::{Meta, MAX_META_BYTES, MAX_META_KEYS, MAX_META_KEY_LEN, MAX_META_VALUE_LEN};
 pub use operator::{cleanup_input, parse_json_body, Cleanup};
 pub use output::{

@@ -136,6 +136,11 @@ pub enum CommandKind {
     Reconnect,
 }
 
+impl CommandKind {
+    /// Every command (the npm package's `CommandType` is generated from it).
+    pub const ALL: [CommandKind; 2] = [Self::Close, Self::Reconnect];
+}
+
 /// A socket command for the worker that owns the session.
 ///
 /// Inside `Output` it serialises as `{"type":"command","command":"close",...}`;

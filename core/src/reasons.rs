@@ -37,6 +37,23 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// The wire text of every reason without a parameter. With `closed (<code>)` and an
+    /// operator's own words that is every reason there is; the npm package's `Reason` type is
+    /// generated from this list.
+    pub const FIXED: &'static [&'static str] = &[
+        "closed (no code)",
+        "logged_out",
+        "connection_replaced_loop",
+        "inactive",
+        "pending_timeout",
+        "max_qr_codes",
+        "qr_refs_ended",
+        "pending_cleanup",
+        "removed_by_operator",
+        "restart_required",
+        "backoff",
+    ];
+
     /// The wire text.
     pub fn as_str(&self) -> Cow<'static, str> {
         Cow::Borrowed(match self {
@@ -160,5 +177,29 @@ mod tests {
             assert_eq!(Reason::Closed(Some(code)).as_str(), format!("closed ({code})"));
         }
         assert_eq!(Reason::parse("closed (0428)"), Reason::Operator("closed (0428)".into()));
+    }
+
+    #[test]
+    fn the_fixed_list_names_every_reason_without_a_parameter() {
+        let fixed: Vec<String> = [
+            Reason::Closed(None),
+            Reason::LoggedOut,
+            Reason::ConnectionReplacedLoop,
+            Reason::Inactive,
+            Reason::PendingTimeout,
+            Reason::MaxQrCodes,
+            Reason::QrRefsEnded,
+            Reason::PendingCleanup,
+            Reason::RemovedByOperator,
+            Reason::RestartRequired,
+            Reason::Backoff,
+        ]
+        .iter()
+        .map(|r| r.as_str().into_owned())
+        .collect();
+        assert_eq!(fixed, Reason::FIXED);
+        for text in Reason::FIXED {
+            assert!(!matches!(Reason::parse(text), Reason::Operator(_)), "{text}");
+        }
     }
 }

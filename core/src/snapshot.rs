@@ -111,9 +111,12 @@ impl Snapshot {
             Ok(Version { version }) if !(MIGRATED_VERSION..=SNAPSHOT_VERSION).contains(&version) => {
                 wrong_version(version)
             }
-            Err(_) if !text.trim_start().starts_with('{') => {
-                KeeperError::Snapshot("not a keeper snapshot (expected a JSON object)".into())
+            Err(_) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() => {
+                KeeperError::Snapshot(format!("not valid JSON (a truncated or damaged file?): {e}"))
             }
+            Err(_) => KeeperError::Snapshot(
+                "not a sessionkeeper state file: expected a JSON object with a numeric `version`".into(),
+            ),
             _ => KeeperError::Snapshot(e.to_string()),
         })?;
         match snapshot.version {

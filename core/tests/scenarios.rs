@@ -694,3 +694,31 @@ fn reconfigure_and_to_snapshot_agree_with_their_text_round_trips() {
     let bad = Config { circuit_breaker_threshold: 0, ..Config::default() };
     assert!(in_place.reconfigure(bad).is_err());
 }
+
+#[test]
+fn payloads_over_the_byte_limit_are_refused_and_change_nothing() {
+    let mut r = Rig::new(Config::default());
+    let limit = sessionkeeper_core::MAX_PAYLOAD_BYTES;
+    // A JSON string of exactly `limit` bytes: its text and two quotes.
+    let fits = serde_json::Value::String("a".repeat(limit - 2));
+    r.input(Input::Enqueue { path: "/x".into(), payload: fits, key: None, session_id: None }).unwrap();
+    let before = r.k.snapshot();
+    let over = serde_json::Value::String("a".repeat(limit - 1));
+    let err = r
+        .input(Input::Enqueue { path: "/x".into(), payload: over, key: None, session_id: None })
+        .unwrap_err();
+    assert!(matches!(err, KeeperError::InvalidItem(_)), "{err}");
+    assert_eq!(r.k.snapshot(), before);
+}
+
+#[test]
+fn files_that_are_no_snapshot_say_so_in_plain_words() {
+    let message = |text: &str| Keeper::restore(text).unwrap_err().to_string();
+    for text in ["{}", r#"{"sessions":[]}"#, "[]", r#"{"version":"3"}"#] {
+        let m = message(text);
+        assert!(m.contains("not a sessionkeeper state file"), "{text}: {m}");
+        assert!(!m.contains("missing field"), "{m}");
+    }
+    assert!(message(r#"{"version":3,"#).contains("not valid JSON"));
+    assert!(message("").contains("not valid JSON"));
+}

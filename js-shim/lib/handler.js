@@ -58,7 +58,8 @@ function sendError(res, err) {
   const headers = { ...(err.headers || {}) };
   if (status === 503) headers['retry-after'] = '1';
   if (res.headersSent) return res.end();
-  send(res, status, { error: err.message || String(err) }, 'application/json', headers);
+  const message = (err.message || String(err)).replace(/^sessionkeeper: /, '');
+  send(res, status, { error: message }, 'application/json', headers);
 }
 
 // ---- request line: the raw path (no URL normalisation: the host matches the path as sent) ----
@@ -206,7 +207,9 @@ function coreCall(fn) {
   try {
     return fn();
   } catch (err) {
-    if (err && err.name === 'KeeperError' && typeof err.status === 'number') throw httpError(err.status, err.message);
+    if (err && err.name === 'KeeperError' && typeof err.status === 'number') {
+      throw httpError(err.status, err.message.replace(/^sessionkeeper: /, ''));
+    }
     throw err;
   }
 }
@@ -239,6 +242,8 @@ function createHandler(keeper, settings) {
       if (method !== allowed) {
         throw httpError(405, MSG.methodNotAllowed, { allow: allowed === 'GET' ? 'GET,HEAD' : allowed });
       }
+      // A closed keeper answers nothing but that, /health included, so a balancer moves on.
+      if (keeper.closed) throw httpError(503, 'the keeper is closed');
       if (path !== '/health' && !authorized(req)) {
         throw httpError(401, MSG.unauthorized, { 'www-authenticate': 'Bearer' });
       }

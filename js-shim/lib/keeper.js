@@ -6,20 +6,18 @@
 const { EventEmitter } = require('node:events');
 const crypto = require('node:crypto');
 const wasm = require('./wasm');
-const { splitOptions } = require('./options');
+const { splitOptions, configError } = require('./options');
 const { normalizeUpdate, flatUpdate, subscribe } = require('./baileys');
 const { performDelivery } = require('./delivery');
 const { createHandler } = require('./handler');
 const { loadState, saveState } = require('./state');
+const { KeeperError, asKeeperError, keeperCall, inputError } = require('./errors');
+const { createLog } = require('./log');
+const { acquireLock } = require('./lock');
+const { Outbox } = require('./outbox');
+const { payloadJson } = require('./payload');
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function inputError(message) {
-  const err = new TypeError(`sessionkeeper: ${message}`);
-  err.name = 'KeeperError';
-  err.code = 'InvalidInput';
-  return err;
-}
 
 function sessionIdArg(id) {
   if (typeof id !== 'string') throw inputError(`sessionId must be a string, got ${id === null ? 'null' : typeof id}`);
@@ -34,8 +32,9 @@ function sessionIdArg(id) {
  * up on), `'delivery'` `{delivery, outcome, outcomeClass}` after each backend request (the class is the
  * core's: `success`, `failure`, `throttled` or `rejected`, as the host's metrics count it), and `'warning'`
  * `{sessionId?, error}` for inputs refused on paths that cannot throw to the caller (socket events
- * from `attachBaileys`, delivery results, a failed autosave), and `'saved'` `{at}` after each
- * autosave.
+ * from `attachBaileys`, delivery results, a failed autosave, a throwing listener), and `'saved'`
+ * `{at}` after each autosave. Until `start()`, `command`, `session`, `breaker` and `deadLetter`
+ * events are held for their first listener (see `Outbox`).
  */
 class SessionKeeper extends EventEmitter {
   /** @param {object} options see `createKeeper` */
@@ -43,6 +42,11 @@ class SessionKeeper extends EventEmitter {
     super();
     const { core, shim } = splitOptions(options);
     this._shim = shim;
+    this._log = createLog(shim.logger);
+    // The keeper's own observers (metrics): they neither release held events nor count as the
+    // gateway's listeners.
+    this._taps = new EventEmitter();
+    this._outbox = new Outbox(this, this._taps, this._log, (error, kind) => this._listenerFailed(error, kind));
     this._inFlight = new Set();
     this._attached = new Map();
     this._timer = null;
@@ -54,7 +58,13 @@ class SessionKeeper extends EventEmitter {
     // under way. Every state change is followed by a drain, which marks the state dirty.
     this._dirtySince = null;
     this._saving = null;
-    this._wasm = this._build(core);
+    this._releaseLock = shim.statePath ? acquireLock(shim.statePath, this._log) : () => {};
+    try {
+      this._wasm = this._build(core);
+    } catch (err) {
+      this._releaseLock();
+      throw err;
+    }
     this._scheduleDrain();
   }
 
@@ -65,9 +75,10 @@ class SessionKeeper extends EventEmitter {
       // idempotency key the backend has seen (a restored one keeps the saved incarnation).
       fresh = new wasm.WasmKeeper(core, crypto.randomBytes(8).toString('hex'));
     } catch (err) {
-      throw Object.assign(new TypeError(`sessionkeeper: ${err.message}`), { name: 'KeeperError', code: err.code || 'Config' });
+      throw configError(err);
     }
-    const text = this._shim.statePath ? loadState(this._shim.statePath) : undefined;
+    const { statePath } = this._shim;
+    const text = statePath ? loadState(statePath) : undefined;
     if (text === undefined) return fresh;
     fresh.free();
     let restored;
@@ -75,11 +86,15 @@ class SessionKeeper extends EventEmitter {
       // The options given now are the config, as on a fresh start; the state is the file's.
       restored = wasm.WasmKeeper.restoreWithConfig(text, core);
     } catch (err) {
-      err.message = `sessionkeeper: cannot restore ${this._shim.statePath}: ${err.message}`;
-      throw err;
+      if (err && err.code === 'Config') throw configError(err);
+      const e = asKeeperError(err);
+      e.message = `sessionkeeper: cannot restore ${statePath}: ${e.message.replace(/^sessionkeeper: /, '')}`;
+      throw e;
     }
     // Requests in flight when the state was saved never reported: the core sends them again.
-    restored.handle(this._now(), { type: 'restarted' });
+    restored.handleJson(this._now(), '{"type":"restarted"}');
+    const sessions = restored.sessions(this._now()).sessions.length;
+    this._log.info({ statePath, sessions }, 'restored the keeper state');
     return restored;
   }
 
@@ -88,14 +103,26 @@ class SessionKeeper extends EventEmitter {
   }
 
   _open() {
-    if (this._closed) throw new Error('sessionkeeper: the keeper is closed');
+    if (this._closed) throw new KeeperError('Closed', 'sessionkeeper: the keeper is closed', { status: 503 });
   }
 
-  /** Feeds one input; throws the core's KeeperError (state unchanged) when refused. */
-  _handle(input) {
+  /** Whether `close()` was called. */
+  get closed() {
+    return this._closed;
+  }
+
+  /**
+   * Feeds one input as JSON text (`payload`: the JSON text of its payload, spliced in); throws
+   * a KeeperError (state unchanged) when refused, and answers the core's Ack.
+   */
+  _handle(input, payload) {
     this._open();
+    let text = JSON.stringify(input);
+    if (payload !== undefined) text = `${text.slice(0, -1)},"payload":${payload}}`;
     try {
-      return this._wasm.handle(this._now(), input);
+      return JSON.parse(this._wasm.handleJson(this._now(), text));
+    } catch (err) {
+      throw asKeeperError(err);
     } finally {
       this._scheduleDrain();
     }
@@ -109,11 +136,40 @@ class SessionKeeper extends EventEmitter {
   handleBatch(inputs) {
     this._open();
     if (!Array.isArray(inputs)) throw inputError('handleBatch takes an array of inputs');
+    const results = new Array(inputs.length);
+    const texts = [];
+    const slots = [];
+    for (let i = 0; i < inputs.length; i++) {
+      try {
+        const text = JSON.stringify(inputs[i]);
+        if (typeof text !== 'string' || text[0] !== '{') throw new TypeError('an input must be an object');
+        texts.push(text);
+        slots.push(i);
+      } catch (err) {
+        results[i] = new KeeperError('InvalidItem', `sessionkeeper: input ${i} cannot be sent as JSON: ${err.message}`, { status: 400 });
+      }
+    }
     try {
-      return this._wasm.handleBatch(this._now(), inputs);
+      const answers = JSON.parse(this._wasm.handleBatchJson(this._now(), `[${texts.join(',')}]`));
+      for (let j = 0; j < answers.length; j++) {
+        const a = answers[j];
+        results[slots[j]] = a.error
+          ? new KeeperError(a.error.code, `sessionkeeper: ${a.error.message}`, a.error.status === null ? {} : { status: a.error.status })
+          : a.ok;
+      }
+    } catch (err) {
+      throw asKeeperError(err);
     } finally {
       this._scheduleDrain();
     }
+    return results;
+  }
+
+  /** Ends the start-up hold: events held for listeners are emitted now, in order. */
+  start() {
+    this._open();
+    this._outbox.start();
+    return this;
   }
 
   /**
@@ -122,16 +178,30 @@ class SessionKeeper extends EventEmitter {
    * body of the session as `meta`.
    */
   addSession(sessionId, options) {
+    this._open();
     const input = { type: 'addSession', sessionId: sessionIdArg(sessionId) };
     if (options !== undefined && options !== null) {
       if (typeof options !== 'object') throw inputError('addSession options must be an object');
-      if (options.meta !== undefined) input.meta = options.meta;
+      const meta = keeperCall(() => options.meta);
+      if (meta !== undefined) input.meta = JSON.parse(payloadJson(meta, 'meta'));
     }
     this._handle(input);
   }
 
+  /**
+   * Adds the session unless the keeper holds it already (restored from `statePath`): the call
+   * for a boot loop that re-adds every session folder. Returns whether it added it.
+   */
+  ensureSession(sessionId, options) {
+    this._open();
+    if (this._wasm.hasSession(sessionIdArg(sessionId))) return false;
+    this.addSession(sessionId, options);
+    return true;
+  }
+
   /** Removes a session: a `'close'` command follows and the backend is told `removed`. */
   removeSession(sessionId, reason) {
+    this._open();
     if (reason !== undefined && typeof reason !== 'string') throw inputError('reason must be a string');
     this._detach(sessionIdArg(sessionId));
     this._handle({ type: 'removeSession', sessionId, reason });
@@ -139,16 +209,18 @@ class SessionKeeper extends EventEmitter {
 
   /** Feeds a raw Baileys `connection.update` for a session's current socket. */
   connectionUpdate(sessionId, update) {
+    this._open();
     sessionIdArg(sessionId);
-    const f = flatUpdate(update);
+    const f = keeperCall(() => flatUpdate(update));
     if (f === null) {
-      this._handle({ type: 'connectionUpdate', sessionId, update: normalizeUpdate(update) });
+      this._handle({ type: 'connectionUpdate', sessionId, update: keeperCall(() => normalizeUpdate(update)) });
       return;
     }
-    this._open();
     try {
       // The same input as above, as flat arguments: no object conversion at the boundary.
       this._wasm.connectionUpdate(this._now(), sessionId, f.connection, f.qr, f.isNewLogin, f.statusCode, f.message);
+    } catch (err) {
+      throw asKeeperError(err);
     } finally {
       this._scheduleDrain();
     }
@@ -162,14 +234,13 @@ class SessionKeeper extends EventEmitter {
     this._open();
     sessionIdArg(sessionId);
     if (!this._wasm.hasSession(sessionId)) {
-      throw Object.assign(new Error(`unknown session \`${sessionId}\` (addSession first)`), {
-        name: 'KeeperError',
-        code: 'UnknownSession',
+      throw new KeeperError('UnknownSession', `sessionkeeper: unknown session \`${sessionId}\` (addSession first)`, {
+        status: 404,
       });
     }
     this._detach(sessionId);
     const entry = { sock, detach: null };
-    entry.detach = subscribe(sock, (update) => {
+    entry.detach = keeperCall(() => subscribe(sock, (update) => {
       if (update && update.connection === 'close' && this._attached.get(sessionId) === entry) {
         this._attached.delete(sessionId);
       }
@@ -179,10 +250,10 @@ class SessionKeeper extends EventEmitter {
       } catch (error) {
         // A socket still reporting after its session was removed is expected; others are not.
         if (error.code !== 'UnknownSession' || (update && update.qr !== undefined)) {
-          this.emit('warning', { sessionId, error });
+          this._warn({ sessionId, error }, 'refused a socket event');
         }
       }
-    });
+    }));
     this._attached.set(sessionId, entry);
     return () => this._detach(sessionId, entry);
   }
@@ -199,65 +270,102 @@ class SessionKeeper extends EventEmitter {
    * @returns {{ itemId: number, idempotencyKey: string }}
    */
   enqueue(item) {
+    this._open();
     if (item === null || typeof item !== 'object') throw inputError('enqueue takes {path, payload, key?, sessionId?}');
-    const { path, payload, key, sessionId } = item;
+    const { path, payload, key, sessionId } = keeperCall(() => ({ ...item }));
     if (typeof path !== 'string') throw inputError('enqueue: path must be a string starting with `/`');
     if (payload === undefined) throw inputError('enqueue: payload is required (any JSON value)');
-    const ack = this._handle({ type: 'enqueue', path, payload, key, sessionId });
+    if (key !== undefined && typeof key !== 'string') throw inputError('enqueue: key must be a string');
+    if (sessionId !== undefined) sessionIdArg(sessionId);
+    const ack = this._handle({ type: 'enqueue', path, key, sessionId }, payloadJson(payload, 'payload'));
     return { itemId: ack.itemId, idempotencyKey: ack.idempotencyKey };
   }
 
   /** `GET /sessions`: `{sessions, pendingSessions, pendingCount}`. */
   sessions() {
-    return this._wasm.sessions(this._now());
+    this._open();
+    return keeperCall(() => this._wasm.sessions(this._now()));
   }
 
   /** `GET /health`: `{status, activeSessions, pendingCount, circuitBreaker, queue, alerts, ...}`. */
   health() {
-    return this._wasm.health(this._now());
+    this._open();
+    return keeperCall(() => this._wasm.health(this._now()));
+  }
+
+  /**
+   * The effective config: every core key with its value (defaults filled in; `seed` as a
+   * decimal string, since it does not fit a JS number) and the shim's options, secrets left out.
+   */
+  config() {
+    this._open();
+    const core = JSON.parse(this._wasm.configJson().replace(/"seed":(\d+)/, '"seed":"$1"'));
+    const { baseUrl, statePath, autosaveInterval, requestTimeout, qrImageFormat } = this._shim;
+    return { ...core, laravelApiUrl: baseUrl, statePath, autosaveInterval, requestTimeout, qrImageFormat };
   }
 
   /** Whether the keeper holds the session. */
   hasSession(sessionId) {
+    this._open();
     return this._wasm.hasSession(sessionIdArg(sessionId));
   }
 
   /** The last QR string of a pending session, or undefined. */
   qr(sessionId) {
+    this._open();
     return this._wasm.qr(sessionIdArg(sessionId));
   }
 
   /** Removes sessions neither connected nor pending (idle at least `idleForMs`, default 0). */
-  cleanupInactiveSessions({ idleForMs } = {}) {
+  cleanupInactiveSessions(options) {
+    const idleForMs = cleanupArg(options, 'idleForMs');
     const ack = this._handle({ type: 'cleanupInactive', idleForMs });
     return { removed: ack.removed, count: ack.count };
   }
 
   /** Expires pending sessions (episode at least `olderThanMs` old, default 0). */
-  cleanupPendingSessions({ olderThanMs } = {}) {
+  cleanupPendingSessions(options) {
+    const olderThanMs = cleanupArg(options, 'olderThanMs');
     const ack = this._handle({ type: 'cleanupPending', olderThanMs });
     return { removed: ack.removed, count: ack.count };
   }
 
   /** A Node `(req, res, next?)` handler for the management endpoints. */
   handler() {
+    this._open();
     return createHandler(this, { apiKey: this._shim.apiKey });
+  }
+
+  /** The Prometheus text of the keeper's own families (for `handler()`'s `/metrics`). */
+  _metricsText() {
+    this._open();
+    return this._wasm.metricsText(this._now());
   }
 
   /** Runs due timers now (the keeper's own timer does this by itself). */
   tick() {
     this._open();
-    this._wasm.handleTimeout(this._now());
+    keeperCall(() => this._wasm.handleTimeout(this._now()));
     this._drain();
   }
 
   /** Resolves when no delivery is in flight. */
   async idle() {
+    this._open();
+    await this._settled();
+  }
+
+  async _settled() {
     while (this._inFlight.size > 0) await Promise.allSettled([...this._inFlight]);
   }
 
   /** Writes the state to `statePath` (atomically); a no-op without `statePath`. */
   async save() {
+    this._open();
+    await this._save();
+  }
+
+  async _save() {
     if (this._shim.statePath) await saveState(this._shim.statePath, this._wasm.snapshot());
   }
 
@@ -272,12 +380,16 @@ class SessionKeeper extends EventEmitter {
     this._clearTimer();
     for (const id of [...this._attached.keys()]) this._detach(id);
     this._closing = (async () => {
-      await this.idle();
-      if (this._saving) await this._saving;
-      // Outputs produced by the last results are not executed: deliveries among them are put
-      // back by the core (`restarted`) on the next start.
-      this._wasm.pollOutputs();
-      await this.save();
+      try {
+        await this._settled();
+        if (this._saving) await this._saving;
+        // Outputs produced by the last results are not executed: deliveries among them are put
+        // back by the core (`restarted`) on the next start.
+        this._wasm.pollOutputsJson(0);
+        await this._save();
+      } finally {
+        this._releaseLock();
+      }
     })();
     return this._closing;
   }
@@ -288,21 +400,38 @@ class SessionKeeper extends EventEmitter {
     queueMicrotask(() => this._drain());
   }
 
-  /** Executes every pending output, then arms the timer. */
+  /**
+   * Executes every pending output, then arms the timer. It runs from microtasks and timers, so
+   * nothing may escape it: a failure becomes a `warning` and a log line.
+   */
   _drain() {
     this._drainScheduled = false;
     if (this._closed) return;
-    // JSON text + JSON.parse is the cheapest way to move many outputs across the boundary; the
-    // kinds nobody listens to are dropped inside wasm (emitting them would do nothing).
-    const skip =
-      (this.listenerCount('command') === 0 ? 1 : 0) |
-      (this.listenerCount('session') === 0 ? 2 : 0) |
-      (this.listenerCount('breaker') === 0 ? 4 : 0) |
-      (this.listenerCount('deadLetter') === 0 ? 8 : 0);
-    const outputs = JSON.parse(this._wasm.pollOutputsJson(skip));
-    for (let i = 0; i < outputs.length; i++) this._execute(outputs[i]);
-    this._autosave();
-    this._arm();
+    try {
+      // JSON text + JSON.parse is the cheapest way to move many outputs across the boundary;
+      // the kinds nobody will see are dropped inside wasm (emitting them would do nothing).
+      const outputs = JSON.parse(this._wasm.pollOutputsJson(this._outbox.skipMask()));
+      for (let i = 0; i < outputs.length; i++) this._execute(outputs[i]);
+      this._autosave();
+      this._arm();
+    } catch (error) {
+      this._warn({ error }, 'the keeper\'s background work failed', 'error');
+    }
+  }
+
+  /** Emits a `warning` and logs it; never throws. */
+  _warn(warning, message, level = 'warn') {
+    this._log[level]({ sessionId: warning.sessionId, err: warning.error }, message);
+    this._outbox.emit('warning', warning);
+  }
+
+  /** A gateway listener threw: the keeper goes on with the next event. */
+  _listenerFailed(error, kind) {
+    if (kind === 'warning') {
+      this._log.error({ err: error }, 'a warning listener threw');
+      return;
+    }
+    this._warn({ error }, `a ${kind} listener threw`, 'error');
   }
 
   /** The next autosave time (keeper time), or undefined when there is nothing to save. */
@@ -321,9 +450,9 @@ class SessionKeeper extends EventEmitter {
     if (this._dirtySince === null) this._dirtySince = now;
     if (this._saving || now < this._autosaveAt()) return;
     this._dirtySince = null;
-    this._saving = this.save()
-      .then(() => this.emit('saved', { at: now }))
-      .catch((error) => this.emit('warning', { error }))
+    this._saving = this._save()
+      .then(() => this._outbox.emit('saved', { at: now }))
+      .catch((error) => this._warn({ error }, 'autosave failed', 'error'))
       .finally(() => {
         this._saving = null;
       });
@@ -335,30 +464,35 @@ class SessionKeeper extends EventEmitter {
         this._deliver(out);
         break;
       case 'command':
-        this.emit('command', { type: out.command, sessionId: out.sessionId, reason: out.reason, at: out.at });
+        this._outbox.emit('command', { type: out.command, sessionId: out.sessionId, reason: out.reason, at: out.at });
         break;
       case 'sessionChanged': {
         const { type, ...change } = out;
-        this.emit('session', change);
+        this._outbox.emit('session', change);
         break;
       }
-      case 'breakerChanged':
-        this.emit('breaker', { from: out.from, to: out.to, at: out.at });
+      case 'breakerChanged': {
+        const change = { from: out.from, to: out.to, at: out.at };
+        if (out.to === 'OPEN') this._log.warn(change, 'circuit breaker opened: deliveries are held');
+        else this._log.info(change, `circuit breaker ${out.to}`);
+        this._outbox.emit('breaker', change);
         break;
+      }
       case 'deadLettered': {
         const { type, ...dead } = out;
-        this.emit('deadLetter', dead);
+        this._log.error(dead, 'delivery dead-lettered');
+        this._outbox.emit('deadLetter', dead);
         break;
       }
       default:
-        this.emit('warning', { error: new Error(`unknown output type ${out.type}`) });
+        this._warn({ error: new Error(`unknown output type ${out.type}`) }, 'unknown output');
     }
   }
 
   _deliver(delivery) {
     const p = performDelivery(this._shim, delivery, this._now()).then((outcome) => {
       this._inFlight.delete(p);
-      this.emit('delivery', { delivery, outcome, outcomeClass: wasm.outcomeClass(outcome) });
+      this._outbox.emit('delivery', { delivery, outcome, outcomeClass: wasm.outcomeClass(outcome) });
       try {
         const o = outcome;
         this._wasm.deliveryResult(
@@ -370,7 +504,7 @@ class SessionKeeper extends EventEmitter {
           o.kind === 'networkError' ? o.message : undefined,
         );
       } catch (error) {
-        this.emit('warning', { sessionId: delivery.sessionId, error });
+        this._warn({ sessionId: delivery.sessionId, error }, 'a delivery result was refused');
       }
       this._scheduleDrain();
     });
@@ -390,7 +524,11 @@ class SessionKeeper extends EventEmitter {
       this._timer = null;
       this._timerAt = null;
       if (this._closed) return;
-      this._wasm.handleTimeout(this._now());
+      try {
+        this._wasm.handleTimeout(this._now());
+      } catch (error) {
+        this._warn({ error: asKeeperError(error) }, 'the keeper\'s timer failed', 'error');
+      }
       this._drain();
     }, delay);
     if (typeof this._timer.unref === 'function') this._timer.unref();
@@ -403,16 +541,26 @@ class SessionKeeper extends EventEmitter {
   }
 }
 
+/** `{idleForMs}` / `{olderThanMs}` of the cleanup methods: a whole number of ms, or nothing. */
+function cleanupArg(options, name) {
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== 'object') throw inputError(`cleanup options must be an object like {${name}}`);
+  const ms = keeperCall(() => options[name]);
+  if (ms === undefined) return undefined;
+  if (!Number.isSafeInteger(ms) || ms < 0) throw inputError(`${name} must be a whole number of milliseconds >= 0`);
+  return ms;
+}
+
 /**
  * Creates a keeper. Options: the core's config keys (DESIGN.md: `circuitBreakerThreshold`,
  * `pendingSessionTimeout`, `syncSpacing`, ...) plus `laravelApiUrl` (required),
  * `laravelApiToken`, `statePath`, `autosaveInterval` (ms, default 5000, 0 = only on close/save),
- * `fetch`, `requestTimeout` (ms, default 10000),
- * `signingSecret`, `apiKey`, `qrImageFormat` ('png'|'svg') and `now` (a clock, for tests).
+ * `fetch`, `requestTimeout` (ms, default 10000), `signingSecret`, `apiKey`, `qrImageFormat`
+ * ('png'|'svg'), `logger` (pino-compatible) and `now` (a clock, for tests).
  * @returns {SessionKeeper}
  */
 function createKeeper(options) {
   return new SessionKeeper(options);
 }
 
-module.exports = { SessionKeeper, createKeeper };
+module.exports = { SessionKeeper, createKeeper, KeeperError };

@@ -29,10 +29,11 @@ function eventCounters(keeper) {
   let c = COUNTERS.get(keeper);
   if (c) return c;
   c = { outcomes: OUTCOMES.map(() => 0), transitions: new Array(9).fill(0) };
-  keeper.on('delivery', ({ outcome }) => {
+  // The keeper's own taps: counting is not listening (it releases no events held for start()).
+  keeper._taps.on('delivery', ({ outcome }) => {
     c.outcomes[OUTCOMES.indexOf(wasm.outcomeLabel(outcome))] += 1;
   });
-  keeper.on('breaker', ({ from, to }) => {
+  keeper._taps.on('breaker', ({ from, to }) => {
     const i = BREAKER_STATES.indexOf(from);
     const j = BREAKER_STATES.indexOf(to);
     if (i >= 0 && j >= 0) c.transitions[i * 3 + j] += 1;
@@ -51,7 +52,7 @@ function metricsRenderer(keeper) {
   const events = eventCounters(keeper);
   // Both parts are rendered by the core, as the host renders them.
   return () =>
-    keeper._wasm.metricsText(keeper._now()) + wasm.processMetricsText(events.transitions, events.outcomes);
+    keeper._metricsText() + wasm.processMetricsText(events.transitions, events.outcomes);
 }
 
 module.exports = { metricsRenderer, METRICS_CONTENT_TYPE };

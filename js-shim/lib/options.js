@@ -2,6 +2,8 @@
 // Splits createKeeper() options into the core's config and the shim's own settings.
 
 const wasm = require('./wasm');
+const { KeeperError, asKeeperError } = require('./errors');
+const { isLogger } = require('./log');
 
 /** Every key the core accepts (camelCase), read from the core itself. */
 const CORE_KEYS = Object.freeze(wasm.WasmKeeper.configKeys());
@@ -18,32 +20,83 @@ const SHIM_KEYS = Object.freeze([
   'now',
   'qrImageFormat',
   'apiKey',
+  'logger',
   'port',
 ]);
 
 function fail(key, reason) {
-  const err = new TypeError(`sessionkeeper: invalid option \`${key}\`: ${reason}`);
-  err.code = 'InvalidOption';
-  return err;
+  return new KeeperError('Config', `sessionkeeper: option \`${key}\`: ${reason}`, { key });
+}
+
+/** How a value reads in a message: `the string "20"`, `an object`, `-1`. */
+function describe(value) {
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}...` : value)}`;
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  return String(value);
+}
+
+/** The core's refusal of the config, in the shim's words (`option \`key\`: expected ..., got ...`). */
+function configError(err) {
+  const e = asKeeperError(err);
+  if (e.code !== 'Config') return e;
+  const reason = e.message.replace(/^sessionkeeper: /, '').replace(/^invalid config `[^`]*`: /, '');
+  return e.key && e.key !== 'config' ? fail(e.key, reason) : new KeeperError('Config', `sessionkeeper: ${reason}`);
+}
+
+/**
+ * The core's options as the JSON text the core reads: each value converted on its own, so a
+ * value JSON cannot carry is reported by key. `seed` (64 bits) may be a BigInt or a decimal
+ * string, written as a plain JSON integer.
+ */
+function coreJson(core) {
+  const parts = [];
+  for (const [key, value] of Object.entries(core)) {
+    let text;
+    if (key === 'seed' && (typeof value === 'bigint' || (typeof value === 'string' && /^\d{1,20}$/.test(value)))) {
+      text = String(value);
+    } else if (typeof value === 'number' && !Number.isFinite(value)) {
+      throw fail(key, `expected a number, got ${value}`);
+    } else {
+      try {
+        text = JSON.stringify(value);
+      } catch {
+        text = undefined;
+      }
+      if (text === undefined) throw fail(key, `expected a JSON value, got ${describe(value)}`);
+    }
+    parts.push(`${JSON.stringify(key)}:${text}`);
+  }
+  return `{${parts.join(',')}}`;
 }
 
 function optionalString(options, key) {
   const v = options[key];
   if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw fail(key, 'must be a string');
+  if (typeof v !== 'string') throw fail(key, `expected a string, got ${describe(v)}`);
   return v;
 }
 
 /**
  * @param {object} options
- * @returns {{ core: object, shim: object }}
+ * @returns {{ core: string, shim: object }} the core's config as JSON text, and the shim's settings
  */
 function splitOptions(options = {}) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw fail('options', 'must be an object');
+    throw new KeeperError('Config', `sessionkeeper: createKeeper options must be an object, got ${describe(options)}`);
   }
+  let entries;
+  try {
+    entries = Object.entries(options);
+  } catch (err) {
+    throw new KeeperError('Config', `sessionkeeper: createKeeper options cannot be read: ${err.message}`, { cause: err });
+  }
+  options = Object.fromEntries(entries);
   const core = {};
-  for (const [key, value] of Object.entries(options)) {
+  for (const [key, value] of entries) {
     if (CORE_KEYS.includes(key)) {
       if (value !== undefined) core[key] = value;
     } else if (!SHIM_KEYS.includes(key)) {
@@ -52,36 +105,41 @@ function splitOptions(options = {}) {
   }
 
   const url = optionalString(options, 'laravelApiUrl');
-  if (url === undefined) throw fail('laravelApiUrl', 'is required (the backend base URL)');
+  if (url === undefined) throw fail('laravelApiUrl', 'is required (the backend base URL, e.g. "https://backend.example/api/whatsapp")');
   let parsed;
   try {
     parsed = new URL(url);
   } catch {
-    throw fail('laravelApiUrl', `not a URL: ${url}`);
+    throw fail('laravelApiUrl', `expected an http(s) URL, got ${describe(url)}`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw fail('laravelApiUrl', 'must be http or https');
+    throw fail('laravelApiUrl', `expected an http(s) URL, got ${describe(url)}`);
   }
 
   const fetchFn = options.fetch === undefined ? globalThis.fetch : options.fetch;
-  if (typeof fetchFn !== 'function') throw fail('fetch', 'must be a function (Node 18+ has a global fetch)');
+  if (typeof fetchFn !== 'function') throw fail('fetch', `expected a function (Node 18+ has a global fetch), got ${describe(fetchFn)}`);
   const now = options.now === undefined ? Date.now : options.now;
-  if (typeof now !== 'function') throw fail('now', 'must be a function returning unix milliseconds');
+  if (typeof now !== 'function') throw fail('now', `expected a function returning unix milliseconds, got ${describe(now)}`);
 
   const requestTimeout = options.requestTimeout === undefined ? 10_000 : options.requestTimeout;
   if (!Number.isInteger(requestTimeout) || requestTimeout < 1 || requestTimeout > 600_000) {
-    throw fail('requestTimeout', 'must be an integer from 1 to 600000 (ms)');
+    throw fail('requestTimeout', `expected a whole number of milliseconds from 1 to 600000, got ${describe(requestTimeout)}`);
   }
   const autosaveInterval = options.autosaveInterval === undefined ? 5_000 : options.autosaveInterval;
   if (!Number.isInteger(autosaveInterval) || autosaveInterval < 0 || autosaveInterval > 86_400_000) {
-    throw fail('autosaveInterval', 'must be an integer from 0 (off) to 86400000 (ms)');
+    throw fail('autosaveInterval', `expected a whole number of milliseconds from 0 (off) to 86400000, got ${describe(autosaveInterval)}`);
   }
   const qrImageFormat = options.qrImageFormat === undefined ? 'png' : options.qrImageFormat;
-  if (qrImageFormat !== 'png' && qrImageFormat !== 'svg') throw fail('qrImageFormat', 'must be "png" or "svg"');
+  if (qrImageFormat !== 'png' && qrImageFormat !== 'svg') throw fail('qrImageFormat', `expected "png" or "svg", got ${describe(qrImageFormat)}`);
+  const logger = options.logger === null ? undefined : options.logger;
+  if (logger !== undefined && !isLogger(logger)) {
+    throw fail('logger', `expected a pino-compatible logger (an object with debug/info/warn/error methods), got ${describe(logger)}`);
+  }
 
   return {
-    core,
+    core: coreJson(core),
     shim: {
+      logger,
       baseUrl: url.replace(/\/+$/, ''),
       token: optionalString(options, 'laravelApiToken'),
       statePath: optionalString(options, 'statePath'),
@@ -96,4 +154,4 @@ function splitOptions(options = {}) {
   };
 }
 
-module.exports = { splitOptions, CORE_KEYS, SHIM_KEYS };
+module.exports = { splitOptions, configError, CORE_KEYS, SHIM_KEYS };

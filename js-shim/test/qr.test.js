@@ -76,10 +76,10 @@ test('signingSecret adds X-Timestamp and an HMAC X-Signature over timestamp.body
   assert.deepEqual(req.body, { hello: 'world' });
 });
 
-test('outputs nobody listens to are skipped, deliveries never; a later listener gets later events', async (t) => {
+test('after start(), outputs nobody listens to are skipped, deliveries never; a later listener gets later events', async (t) => {
   const backend = await fakeBackend();
   const clock = fakeClock();
-  const k = createKeeper({ laravelApiUrl: backend.url, syncSpacing: 0, now: clock.now });
+  const k = createKeeper({ laravelApiUrl: backend.url, syncSpacing: 0, now: clock.now }).start();
   t.after(async () => {
     await k.close();
     await backend.close();

@@ -26,12 +26,14 @@ test('state survives close() and a new createKeeper with the same statePath', as
   await flush();
   await first.idle();
   const before = first.sessions();
-  const queuedBefore = first.health().queue.depth;
+  const healthBefore = first.health();
+  const queuedBefore = healthBefore.queue.depth;
   assert.ok(queuedBefore >= 2, `items queued at shutdown: ${queuedBefore}`);
   await first.close();
   assert.ok(fs.existsSync(statePath));
   assert.deepEqual(fs.readdirSync(path.dirname(statePath)), ['keeper.json'], 'no temp file left behind');
-  assert.throws(() => first.addSession('carol'), /closed/);
+  assert.throws(() => first.addSession('carol'), { name: 'KeeperError', code: 'Closed', status: 503 });
+  assert.throws(() => first.health(), { code: 'Closed' });
 
   const second = createKeeper({ laravelApiUrl: backend.url, statePath, syncSpacing: 0, now: clock.now });
   t.after(() => second.close());
@@ -41,8 +43,8 @@ test('state survives close() and a new createKeeper with the same statePath', as
   const bodies = backend.requests.map((r) => r.body);
   assert.ok(bodies.some((b) => b && b.n === 1), 'the custom item queued before the restart was delivered');
   assert.ok(bodies.some((b) => b && b.qr === qrString(1)), "bob's QR was delivered");
-  const held = first.health().queue.heldQrs;
-  assert.equal(second.health().queue.accepted, first.health().queue.accepted + held, 'nothing lost, nothing new');
+  const held = healthBefore.queue.heldQrs;
+  assert.equal(second.health().queue.accepted, healthBefore.queue.accepted + held, 'nothing lost, nothing new');
 });
 
 test('a corrupt state file is a clear error', async (t) => {

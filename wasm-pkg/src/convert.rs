@@ -2,7 +2,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sessionkeeper_core::KeeperError;
+use sessionkeeper_core::{ConfigError, KeeperError};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The code given to errors about values that do not have the documented shape.
@@ -29,6 +29,13 @@ pub fn js_error(code: &str, message: &str) -> JsValue {
 pub fn keeper_error(err: &KeeperError) -> JsValue {
     let js = js_error(err.code(), &err.to_string());
     let _ = js_sys::Reflect::set(&js, &JsValue::from_str("status"), &JsValue::from(err.http_status()));
+    js
+}
+
+/// A config refusal as a JS `Error` with code `Config` and the `key` it names.
+pub fn config_error(err: &ConfigError) -> JsValue {
+    let js = keeper_error(&KeeperError::Config(err.clone()));
+    let _ = js_sys::Reflect::set(&js, &JsValue::from_str("key"), &JsValue::from_str(err.key));
     js
 }
 

@@ -2,8 +2,8 @@
 //! bodies and session-id checks come from the core, so their errors are the host's words.
 
 use sessionkeeper_core::{
-    cleanup_input, process_families, validate_session_id, Cleanup, DeliveryOutcome, Input,
-    DELIVERY_OUTCOME_LABELS,
+    cleanup_input, process_families, validate_session_id, Cleanup, DeliveryOutcome, Input, KeeperError,
+    DELIVERY_OUTCOME_LABELS, MAX_PAYLOAD_BYTES,
 };
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
@@ -26,6 +26,20 @@ pub fn cleanup_ms_js(route: &str, body: &[u8]) -> Result<Option<f64>, JsValue> {
         _ => None,
     };
     Ok(ms.map(|ms| ms.min(MAX_SAFE_INTEGER) as f64))
+}
+
+/// `payloadLimit()`: the largest payload the keeper takes, in bytes of JSON. A payload whose
+/// JSON text is longer than this in UTF-16 units is certainly over it, and is refused with
+/// `payloadTooLarge()` before it crosses into wasm memory (which never shrinks).
+#[wasm_bindgen(js_name = payloadLimit)]
+pub fn payload_limit_js() -> u32 {
+    MAX_PAYLOAD_BYTES as u32
+}
+
+/// `payloadTooLarge()`: the core's refusal of a payload over `payloadLimit()`.
+#[wasm_bindgen(js_name = payloadTooLarge)]
+pub fn payload_too_large_js() -> JsValue {
+    keeper_error(&KeeperError::payload_too_large())
 }
 
 /// The largest integer a JS number holds exactly.

@@ -3,12 +3,14 @@
 use serde::Serialize;
 use sessionkeeper_core::{
     Config, Connection, ConnectionUpdate, DeliveryOutcome, DisconnectError, ErrorOutput, Input, Keeper,
-    LastDisconnect, Output,
+    KeeperError, LastDisconnect, Output,
 };
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
-use crate::convert::{from_js, js_error, keeper_error, now_arg, parse_now, to_js, INVALID_INPUT};
+use crate::convert::{
+    config_error, from_js, js_error, keeper_error, now_arg, parse_now, to_js, INVALID_INPUT,
+};
 
 /// The keeper, owned by JS. See the crate docs for the call contract.
 #[wasm_bindgen]
@@ -18,11 +20,12 @@ pub struct WasmKeeper {
 
 #[wasm_bindgen]
 impl WasmKeeper {
-    /// A keeper from a config object of camelCase keys (`undefined` for the defaults). Unknown
-    /// keys are refused; the error names the key.
+    /// A keeper from a config of camelCase keys: an object, or its JSON text (which the shim
+    /// passes, so no user object is walked from inside wasm); `undefined` for the defaults.
+    /// Unknown keys are refused; the error names the key.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "KeeperConfig | undefined")] config: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "KeeperConfig | string | undefined")] config: JsValue,
         incarnation: Option<String>,
     ) -> Result<WasmKeeper, JsValue> {
         let config = parse_config(config)?;
@@ -48,60 +51,42 @@ impl WasmKeeper {
         Ok(self.inner.health(now_arg(now)?).prometheus())
     }
 
-    /// Feeds one input at `now` (unix ms). Throws a `KeeperError` and changes nothing when the
-    /// input is refused. Drain `pollOutputs()` afterwards.
-    #[wasm_bindgen(unchecked_return_type = "Ack")]
-    pub fn handle(
-        &mut self,
-        now: f64,
-        #[wasm_bindgen(unchecked_param_type = "Input")] input: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let now = now_arg(now)?;
-        let input: Input = from_js(input, "input")?;
-        let ack = self.inner.handle(now, input).map_err(|e| keeper_error(&e))?;
-        to_js(&ack)
-    }
-
-    /// Like `handle` for a whole array of inputs in one boundary crossing: returns one entry
-    /// per input, the `Ack` or the `KeeperError` (not thrown) that input got.
-    #[wasm_bindgen(js_name = handleBatch, unchecked_return_type = "Array<Ack | KeeperError>")]
-    pub fn handle_batch(
-        &mut self,
-        now: f64,
-        #[wasm_bindgen(unchecked_param_type = "Input[]")] inputs: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let now = now_arg(now)?;
-        if !js_sys::Array::is_array(&inputs) {
-            return Err(js_error(INVALID_INPUT, "invalid inputs: expected an array of inputs"));
-        }
-        // One JSON.stringify crossing is much cheaper than walking every object from wasm.
-        let text = js_sys::JSON::stringify(&inputs)
-            .map_err(|e| js_error(INVALID_INPUT, &format!("invalid inputs: {}", describe(&e))))?;
-        let inputs: Vec<serde_json::Value> = serde_json::from_str(&String::from(text))
-            .map_err(|e| js_error(INVALID_INPUT, &format!("invalid inputs: {e}")))?;
-        let results = js_sys::Array::new_with_length(inputs.len() as u32);
-        for (i, raw) in inputs.into_iter().enumerate() {
-            let entry = match serde_json::from_value::<Input>(raw) {
-                Err(e) => js_error(INVALID_INPUT, &format!("invalid input: {e}")),
-                Ok(input) => match self.inner.handle(now, input) {
-                    Ok(ack) => to_js(&ack)?,
-                    Err(e) => keeper_error(&e),
-                },
-            };
-            results.set(i as u32, entry);
-        }
-        Ok(results.into())
-    }
-
-    /// Like `handle`, with the input as a JSON string and the `Ack` as a JSON string: the
-    /// cheapest crossing for hot paths.
+    /// Feeds one input (JSON text) at `now` (unix ms) and answers its `Ack` as JSON text. Throws
+    /// a `KeeperError` and changes nothing when the input is refused; drain `pollOutputs()`
+    /// afterwards. Text in, text out: nothing calls back into JS while the keeper is borrowed
+    /// (a throwing getter or a circular value fails in the caller's `JSON.stringify`, outside).
     #[wasm_bindgen(js_name = handleJson)]
     pub fn handle_json(&mut self, now: f64, input: &str) -> Result<String, JsValue> {
         let now = now_arg(now)?;
-        let input: Input = serde_json::from_str(input)
-            .map_err(|e| js_error(INVALID_INPUT, &format!("invalid input: {e}")))?;
+        let input = parse_input(input)?;
         let ack = self.inner.handle(now, input).map_err(|e| keeper_error(&e))?;
         Ok(json(&ack))
+    }
+
+    /// Feeds a JSON array of inputs in one crossing; answers a JSON array with one result per
+    /// input, `{"ok": Ack}` or `{"error": {"code", "message", "status"}}`, in order.
+    #[wasm_bindgen(js_name = handleBatchJson)]
+    pub fn handle_batch_json(&mut self, now: f64, inputs: &str) -> Result<String, JsValue> {
+        let now = now_arg(now)?;
+        let inputs: Vec<&serde_json::value::RawValue> = serde_json::from_str(inputs).map_err(|e| {
+            js_error(INVALID_INPUT, &format!("invalid inputs: expected an array of inputs: {e}"))
+        })?;
+        let results: Vec<serde_json::Value> = inputs
+            .into_iter()
+            .map(|raw| {
+                let refused = |code: &str, message: String, status: Option<u16>| {
+                    serde_json::json!({"error": {"code": code, "message": message, "status": status}})
+                };
+                match parse_input_value(raw.get()) {
+                    Err(e) => refused(e.code(), e.message(), e.status()),
+                    Ok(input) => match self.inner.handle(now, input) {
+                        Ok(ack) => serde_json::json!({ "ok": ack }),
+                        Err(e) => refused(e.code(), e.to_string(), Some(e.http_status())),
+                    },
+                }
+            })
+            .collect();
+        Ok(json(&results))
     }
 
     /// The hot path of `handle` for `connectionUpdate`: the update's fields as flat arguments,
@@ -272,7 +257,7 @@ impl WasmKeeper {
     #[wasm_bindgen(js_name = restoreWithConfig)]
     pub fn restore_with_config(
         snapshot: &str,
-        #[wasm_bindgen(unchecked_param_type = "KeeperConfig | undefined")] config: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "KeeperConfig | string | undefined")] config: JsValue,
     ) -> Result<WasmKeeper, JsValue> {
         let inner =
             Keeper::restore_with_config(snapshot, parse_config(config)?).map_err(|e| keeper_error(&e))?;
@@ -284,12 +269,61 @@ fn parse_config(config: JsValue) -> Result<Config, JsValue> {
     if config.is_undefined() || config.is_null() {
         return Ok(Config::default());
     }
-    let value: serde_json::Value = from_js(config, "config")?;
-    Config::from_value(value).map_err(|e| js_error("Config", &e.to_string()))
+    let value: serde_json::Value = match config.as_string() {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| js_error("Config", &format!("invalid config: not JSON: {e}")))?,
+        None => from_js(config, "config")?,
+    };
+    Config::from_value(value).map_err(|e| config_error(&e))
 }
 
-fn describe(err: &JsValue) -> String {
-    js_sys::Error::from(err.clone()).message().into()
+/// Why an input text was refused, before the keeper saw it.
+enum Unreadable {
+    /// Nested past what the keeper accepts (the core's own refusal).
+    Keeper(KeeperError),
+    /// Not an input of the documented shape.
+    Shape(String),
+}
+
+impl Unreadable {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Keeper(e) => e.code(),
+            Self::Shape(_) => INVALID_INPUT,
+        }
+    }
+    fn message(&self) -> String {
+        match self {
+            Self::Keeper(e) => e.to_string(),
+            Self::Shape(m) => m.clone(),
+        }
+    }
+    fn status(&self) -> Option<u16> {
+        match self {
+            Self::Keeper(e) => Some(e.http_status()),
+            Self::Shape(_) => None,
+        }
+    }
+}
+
+/// Reads one input's JSON text. Text nested past the reader's limit can only be a payload too
+/// deep for the keeper, and is refused as the keeper refuses one.
+fn parse_input_value(text: &str) -> Result<Input, Unreadable> {
+    serde_json::from_str(text).map_err(|e| {
+        let message = e.to_string();
+        if message.starts_with("recursion limit exceeded") {
+            Unreadable::Keeper(KeeperError::payload_too_deep())
+        } else {
+            Unreadable::Shape(format!("invalid input: {message}"))
+        }
+    })
+}
+
+fn parse_input(text: &str) -> Result<Input, JsValue> {
+    parse_input_value(text).map_err(|e| match e {
+        Unreadable::Keeper(e) => keeper_error(&e),
+        Unreadable::Shape(m) => js_error(INVALID_INPUT, &m),
+    })
 }
 
 fn json<T: Serialize + ?Sized>(value: &T) -> String {

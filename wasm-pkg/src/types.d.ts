@@ -74,16 +74,17 @@ export interface KeeperConfig {
   // config-keys:end
 }
 
-/** A Baileys `connection.update` (partial; extra fields are ignored). */
+/** A Baileys `connection.update` (partial; other fields are ignored). No index signatures: Baileys'
+ * own `Partial<ConnectionState>` (its error is `Boom | Error`, which have none) must be accepted as is. */
 export interface ConnectionUpdate {
-  connection?: "connecting" | "open" | "close";
-  qr?: string;
-  isNewLogin?: boolean;
+  connection?: "connecting" | "open" | "close" | undefined;
+  qr?: string | undefined;
+  isNewLogin?: boolean | undefined;
   lastDisconnect?: {
-    error?: { message?: string; output?: { statusCode?: number; [k: string]: unknown }; [k: string]: unknown };
-    [k: string]: unknown;
-  };
-  [k: string]: unknown;
+    /** A Boom (`output.statusCode` is Baileys' DisconnectReason) or a plain Error. */
+    error?: { message?: string | undefined; output?: { statusCode?: number | undefined } | undefined } | undefined;
+    date?: Date | number | string | undefined;
+  } | undefined;
 }
 
 /** What the backend did with a delivery. */
@@ -109,9 +110,54 @@ export type Ack =
   | { type: "removed"; removed: string[]; count: number }
   | { type: "enqueued"; itemId: number; idempotencyKey: string };
 
-export type BreakerState = "CLOSED" | "OPEN" | "HALF_OPEN";
+// enums:start (generated from the core: cargo run -p sessionkeeper-tests --example config_docs)
+/** Every reason the core gives by itself (`closed (<code>)` carries the Baileys code). */
+export type KnownReason =
+  | "closed (no code)"
+  | "logged_out"
+  | "connection_replaced_loop"
+  | "inactive"
+  | "pending_timeout"
+  | "max_qr_codes"
+  | "qr_refs_ended"
+  | "pending_cleanup"
+  | "removed_by_operator"
+  | "restart_required"
+  | "backoff"
+  | `closed (${number})`;
+/** Why a session was closed, removed or reconnected: a `KnownReason`, or an operator's own words
+ * (`removeSession(id, reason)`). */
+export type Reason = KnownReason | (string & {});
+/** A session's lifecycle state. */
 export type SessionState =
-  | "new" | "connecting" | "pending" | "scanned" | "connected" | "reconnecting" | "removed";
+  | "new"
+  | "connecting"
+  | "pending"
+  | "scanned"
+  | "connected"
+  | "reconnecting"
+  | "removed";
+/** The circuit breaker's state. */
+export type BreakerState =
+  | "CLOSED"
+  | "OPEN"
+  | "HALF_OPEN";
+/** What a `command` asks the gateway to do with a socket. */
+export type CommandType =
+  | "close"
+  | "reconnect";
+/** The `code` of an error the core refused an input with. */
+export type CoreErrorCode =
+  | "UnknownSession"
+  | "SessionExists"
+  | "InvalidSessionId"
+  | "QueueFull"
+  | "InvalidItem"
+  | "InvalidBody"
+  | "Config"
+  | "Snapshot"
+  | "Closed";
+// enums:end
 
 export interface Delivery {
   deliveryId: number;
@@ -126,8 +172,8 @@ export interface Delivery {
 }
 /** A socket command as the core emits it inside `Output` (the shim's `'command'` event renames
  * `command` to `type`). */
-export interface Command { command: "close" | "reconnect"; sessionId: string; reason: string; at: number }
-export interface SessionChange { sessionId: string; state: SessionState; reason?: string; at: number }
+export interface Command { command: CommandType; sessionId: string; reason: Reason; at: number }
+export interface SessionChange { sessionId: string; state: SessionState; reason?: Reason; at: number }
 export interface BreakerChange { from: BreakerState; to: BreakerState; at: number }
 export interface DeadLetter {
   itemId: number; idempotencyKey: string; path: string; sessionId?: string;
@@ -173,8 +219,9 @@ export interface HealthView {
   queue: QueueView; counters: SessionCounters; alerts: Alert[]; now: number;
 }
 
-/** Errors thrown by the keeper: `name === "KeeperError"`, `code` names the cause. */
-export type KeeperErrorCode =
-  | "UnknownSession" | "SessionExists" | "InvalidSessionId" | "QueueFull" | "InvalidItem"
-  | "Config" | "Snapshot" | "InvalidInput";
-export interface KeeperError extends Error { name: "KeeperError"; code: KeeperErrorCode }
+/** Every `KeeperError` code: the core's, plus the edges' own (`InvalidInput`: an argument of the
+ * wrong shape; `Locked`: another live keeper holds the `statePath`). */
+export type KeeperErrorCode = CoreErrorCode | "InvalidInput" | "Locked";
+/** An error thrown by the wasm keeper: `name === "KeeperError"`, `code` names the cause,
+ * `status` is the HTTP status both edges answer it with. */
+export interface KeeperError extends Error { name: "KeeperError"; code: KeeperErrorCode; status?: number }

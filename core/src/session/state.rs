@@ -23,6 +23,17 @@ pub enum SessionState {
 }
 
 impl SessionState {
+    /// Every state, in lifecycle order (the npm package's `SessionState` type is generated from it).
+    pub const ALL: [SessionState; 7] = [
+        Self::New,
+        Self::Connecting,
+        Self::Pending,
+        Self::Scanned,
+        Self::Connected,
+        Self::Reconnecting,
+        Self::Removed,
+    ];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
