@@ -26,8 +26,8 @@ Object.defineProperty(KeeperError.prototype, 'name', { value: 'KeeperError', wri
 function asKeeperError(err) {
   if (err instanceof KeeperError) return err;
   if (err instanceof Error && err.name === 'KeeperError' && typeof err.code === 'string') {
+    // The core's message as it is: the host answers the same words.
     Object.setPrototypeOf(err, KeeperError.prototype);
-    if (!err.message.startsWith('sessionkeeper: ')) err.message = `sessionkeeper: ${err.message}`;
     return err;
   }
   const message = err instanceof Error ? err.message : String(err);

@@ -88,7 +88,7 @@ class SessionKeeper extends EventEmitter {
     } catch (err) {
       if (err && err.code === 'Config') throw configError(err);
       const e = asKeeperError(err);
-      e.message = `sessionkeeper: cannot restore ${statePath}: ${e.message.replace(/^sessionkeeper: /, '')}`;
+      e.message = `sessionkeeper: cannot restore ${statePath}: ${e.message}`;
       throw e;
     }
     // Requests in flight when the state was saved never reported: the core sends them again.
@@ -154,7 +154,7 @@ class SessionKeeper extends EventEmitter {
       for (let j = 0; j < answers.length; j++) {
         const a = answers[j];
         results[slots[j]] = a.error
-          ? new KeeperError(a.error.code, `sessionkeeper: ${a.error.message}`, a.error.status === null ? {} : { status: a.error.status })
+          ? new KeeperError(a.error.code, a.error.message, a.error.status === null ? {} : { status: a.error.status })
           : a.ok;
       }
     } catch (err) {
