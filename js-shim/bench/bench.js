@@ -91,7 +91,7 @@ async function main() {
       };
     },
     perEvent: () => {
-      const k = createKeeper({ laravelApiUrl: 'http://bench.invalid', fetch: okFetch, ...config });
+      const k = createKeeper({ laravelApiUrl: 'http://bench.invalid', fetch: okFetch, ...config }).start();
       ids.forEach((id) => k.addSession(id));
       return {
         feed: (chunk) => {
@@ -101,7 +101,7 @@ async function main() {
       };
     },
     listening: () => {
-      const k = createKeeper({ laravelApiUrl: 'http://bench.invalid', fetch: okFetch, ...config });
+      const k = createKeeper({ laravelApiUrl: 'http://bench.invalid', fetch: okFetch, ...config }).start();
       ids.forEach((id) => k.addSession(id));
       // What a gateway that logs every state change and acts on commands pays on top.
       k.on('session', () => {});
@@ -114,7 +114,7 @@ async function main() {
       };
     },
     batch: () => {
-      const k = createKeeper({ laravelApiUrl: 'http://bench.invalid', fetch: okFetch, ...config });
+      const k = createKeeper({ laravelApiUrl: 'http://bench.invalid', fetch: okFetch, ...config }).start();
       ids.forEach((id) => k.addSession(id));
       return {
         feed: (chunk) => {

@@ -8,21 +8,27 @@ const { isLogger } = require('./log');
 /** Every key the core accepts (camelCase), read from the core itself. */
 const CORE_KEYS = Object.freeze(wasm.WasmKeeper.configKeys());
 
-/** Keys handled by the shim, not the core. `port` is accepted (and ignored) for seed configs. */
-const SHIM_KEYS = Object.freeze([
-  'laravelApiUrl',
-  'laravelApiToken',
-  'statePath',
-  'autosaveInterval',
-  'fetch',
-  'requestTimeout',
-  'signingSecret',
-  'now',
-  'qrImageFormat',
-  'apiKey',
-  'logger',
-  'port',
+/**
+ * The options the shim handles itself (the core's come from the core): the one list the
+ * README's table of them is generated from (`node scripts/options-docs.mjs`).
+ */
+const SHIM_OPTIONS = Object.freeze([
+  { name: 'laravelApiUrl', type: 'string', default: '(required)', meaning: 'Backend base URL: requests go to `POST {laravelApiUrl}{path}` (`/qr`, `/status`, your own paths).' },
+  { name: 'laravelApiToken', type: 'string', default: 'none', meaning: 'Sent as `Authorization: Bearer <token>`.' },
+  { name: 'statePath', type: 'string', default: 'none', meaning: 'JSON file the state is saved to (autosave, `close()`, `save()`) and restored from on start; locked by `<statePath>.lock`. Keep it outside the folder where you list session folders.' },
+  { name: 'autosaveInterval', type: 'number', default: '`5000`', meaning: 'With `statePath`: save at most this long (ms) after the state changes; `0` saves only on `close()` / `save()`.' },
+  { name: 'requestTimeout', type: 'number', default: '`10000`', meaning: 'Per-request timeout (ms); a timeout is reported to the core as such.' },
+  { name: 'signingSecret', type: 'string', default: 'none', meaning: 'Requests carry `X-Timestamp` and `X-Signature: sha256=<HMAC(timestamp.body)>`.' },
+  { name: 'apiKey', type: 'string', default: 'none', meaning: '`handler()` requires `Authorization: Bearer <apiKey>` or `x-api-key` (not on `/health`).' },
+  { name: 'qrImageFormat', type: '"png" | "svg"', default: '`png`', meaning: 'Format of the `qrImage` data URL in `/qr` bodies.' },
+  { name: 'logger', type: 'Logger', default: 'none', meaning: 'A pino-compatible logger: breaker changes, dead letters, refused socket events, failed autosaves, lock take-overs.' },
+  { name: 'fetch', type: 'function', default: 'global `fetch`', meaning: 'The HTTP client (a `fetch`-compatible function).' },
+  { name: 'now', type: 'function', default: '`Date.now`', meaning: 'The clock (unix ms), for tests.' },
+  { name: 'port', type: 'number', default: 'ignored', meaning: 'Accepted and ignored: the seed\'s config files carry it.' },
 ]);
+
+/** Keys handled by the shim, not the core. */
+const SHIM_KEYS = Object.freeze(SHIM_OPTIONS.map((o) => o.name));
 
 function fail(key, reason) {
   return new KeeperError('Config', `sessionkeeper: option \`${key}\`: ${reason}`, { key });
@@ -154,4 +160,4 @@ function splitOptions(options = {}) {
   };
 }
 
-module.exports = { splitOptions, configError, CORE_KEYS, SHIM_KEYS };
+module.exports = { splitOptions, configError, CORE_KEYS, SHIM_KEYS, SHIM_OPTIONS };

@@ -9,7 +9,7 @@
 /** The kinds that are held, and the `pollOutputsJson` skip bit of each. */
 const HELD_KINDS = { command: 1, session: 2, breaker: 4, deadLetter: 8 };
 
-/** Held events at most; past it the oldest are dropped and logged (a gateway that never starts). */
+/** Held events at most: a gateway that never calls `start()` ends the hold by reaching it. */
 const HOLD_LIMIT = 10_000;
 
 class Outbox {
@@ -27,7 +27,6 @@ class Outbox {
     this._started = false;
     this._released = new Set();
     this._held = [];
-    this._dropped = 0;
     emitter.on('newListener', (kind) => {
       if (this._started || !(kind in HELD_KINDS) || this._released.has(kind)) return;
       this._released.add(kind);
@@ -58,11 +57,9 @@ class Outbox {
     this._safely(this._taps, kind, event);
     if (kind in HELD_KINDS && !this._started && !this._released.has(kind)) {
       this._held.push([kind, event]);
-      if (this._held.length > HOLD_LIMIT) {
-        this._held.shift();
-        if (this._dropped++ === 0) {
-          this._log.warn({ limit: HOLD_LIMIT }, 'events held for start() overflow: call keeper.start() once listeners are attached');
-        }
+      if (this._held.length >= HOLD_LIMIT) {
+        this._log.warn({ limit: HOLD_LIMIT }, 'keeper.start() was never called: the start-up hold ends now');
+        this.start();
       }
       return;
     }
