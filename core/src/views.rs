@@ -96,6 +96,15 @@ pub struct HealthView {
     pub now: u64,
 }
 
+impl HealthView {
+    /// What `/health` shows a caller without the API key (it is open to load balancers):
+    /// counts only, no session ids (phone numbers), backend paths or idempotency keys.
+    pub fn counts_only(mut self) -> Self {
+        self.queue.dead_letters.clear();
+        self
+    }
+}
+
 /// The queue as `health` shows it. `accepted = queued + inFlight + delivered + superseded +
 /// deadLettered + purged` holds at every moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -132,8 +132,17 @@ impl Deliverer {
                 let status = resp.status().as_u16();
                 let retry_after =
                     resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-                // Read the (small) body so the connection goes back to the pool.
-                let _ = resp.bytes().await;
+                // Read the (small) body so the connection goes back to the pool; past the cap
+                // the rest is not read: the connection is dropped instead of buffering it.
+                if drain_capped(resp, ANSWER_BODY_CAP).await == Drained::Truncated {
+                    self.metrics.answers_truncated.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(
+                        item = delivery.item_id,
+                        status,
+                        cap = ANSWER_BODY_CAP,
+                        "backend answer body over the cap, not read"
+                    );
+                }
                 DeliveryOutcome::Response { status, retry_after }
             }
             Err(e) if e.is_timeout() => DeliveryOutcome::Timeout,
@@ -150,6 +159,34 @@ impl Deliverer {
             "delivered"
         );
         outcome
+    }
+}
+
+/// The most of a backend answer's body that is read: the keeper only needs the status and
+/// `Retry-After`, and a backend (or something posing as one) may answer without end.
+pub const ANSWER_BODY_CAP: usize = 64 * 1024;
+
+/// How reading an answer's body ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Drained {
+    /// Read to its end (or it failed: the status is what counts).
+    Whole,
+    /// Longer than the cap: the rest was left unread and the connection dropped.
+    Truncated,
+}
+
+async fn drain_capped(mut resp: reqwest::Response, cap: usize) -> Drained {
+    let mut read = 0usize;
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                read += chunk.len();
+                if read > cap {
+                    return Drained::Truncated;
+                }
+            }
+            Ok(None) | Err(_) => return Drained::Whole,
+        }
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Metrics {
     pub deliveries_started: AtomicU64,
     /// Deliveries in flight right now (host view).
     pub deliveries_in_flight: AtomicU64,
+    /// Backend answers whose body was longer than the cap (left unread).
+    pub answers_truncated: AtomicU64,
     outcomes: [AtomicU64; DELIVERY_OUTCOME_LABELS.len()],
     transitions: [[AtomicU64; 3]; 3],
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
@@ -82,7 +84,7 @@ impl Metrics {
     /// The Prometheus text: the keeper's families from `health`, then the host's counters.
     pub fn render(&self, health: &HealthView) -> String {
         let mut out = health.prometheus();
-        let counters: [(&str, &str, u64); 4] = [
+        let counters: [(&str, &str, u64); 5] = [
             (
                 "sessionkeeper_inputs_accepted_total",
                 "Inputs accepted through the API.",
@@ -98,6 +100,11 @@ impl Metrics {
                 "sessionkeeper_commands_published_total",
                 "Commands published on /commands.",
                 self.commands_published.load(Relaxed),
+            ),
+            (
+                "sessionkeeper_backend_answers_truncated_total",
+                "Backend answers whose body exceeded the read cap (the rest was not read).",
+                self.answers_truncated.load(Relaxed),
             ),
         ];
         for (name, help, v) in counters {

@@ -40,6 +40,27 @@ async fn api_key_is_required_everywhere_but_health() {
 }
 
 #[tokio::test]
+async fn health_without_the_key_shows_counts_only() {
+    let backend = Backend::start(Mode::Status(422)).await;
+    let host = Host::start(&backend.url(), &[("apiKey", "s3cret-key")]).await;
+    let (s, _) = host
+        .post("/enqueue", json!({ "path": "/messages", "sessionId": "4915112345678", "payload": {} }))
+        .await;
+    assert_eq!(s, 202);
+    eventually(10, "the item dead-lettered", || async {
+        (host.health().await["queue"]["deadLettered"] == 1).then_some(())
+    })
+    .await;
+    let open: Value = reqwest::get(format!("{}/health", host.base)).await.unwrap().json().await.unwrap();
+    assert_eq!(open["queue"]["deadLettered"], 1, "counts are shown");
+    assert_eq!(open["queue"]["deadLetters"], json!([]), "no ids, paths or keys without the key");
+    assert!(!open.to_string().contains("4915112345678"), "{open}");
+    let keyed = host.health().await;
+    assert_eq!(keyed["queue"]["deadLetters"][0]["sessionId"], "4915112345678");
+    host.stop().await;
+}
+
+#[tokio::test]
 async fn bad_inputs_get_json_errors_and_change_nothing() {
     let backend = Backend::start(Mode::Ok).await;
     let host = Host::start(&backend.url(), &[]).await;

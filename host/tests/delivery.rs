@@ -209,3 +209,17 @@ async fn a_full_queue_is_an_explicit_503() {
     assert!(metrics.contains("sessionkeeper_inputs_refused_total{code=\"QueueFull\"}"), "{metrics}");
     host.stop().await;
 }
+
+#[tokio::test]
+async fn an_endless_answer_body_is_not_read_past_the_cap() {
+    let backend = Backend::start(Mode::Endless).await;
+    let host = Host::start(&backend.url(), &[]).await;
+    let (s, _) = host.post("/enqueue", json!({ "path": "/messages", "payload": { "text": "hi" } })).await;
+    assert_eq!(s, 202);
+    // Reading the whole answer would never end: the item is delivered on the status alone.
+    let h = eventually(10, "queue drained", || drained(&host)).await;
+    assert_eq!(h["queue"]["delivered"], 1);
+    let (_, metrics) = host.get_text("/metrics").await;
+    assert!(metrics.contains("sessionkeeper_backend_answers_truncated_total 1"), "{metrics}");
+    host.stop().await;
+}

@@ -247,7 +247,8 @@ function createHandler(keeper, settings) {
       if (path !== '/health' && !authorized(req)) {
         throw httpError(401, MSG.unauthorized, { 'www-authenticate': 'Bearer' });
       }
-      if (path === '/health') return send(res, 200, keeper.health());
+      // Open to load balancers; without the key it shows counts only, as on the host.
+      if (path === '/health') return send(res, 200, authorized(req) ? keeper.health() : keeper._healthCountsOnly());
       if (path === '/sessions') return send(res, 200, keeper.sessions());
       if (path === '/metrics') {
         return send(res, 200, metrics(), METRICS_CONTENT_TYPE);

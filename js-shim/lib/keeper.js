@@ -293,6 +293,12 @@ class SessionKeeper extends EventEmitter {
     return keeperCall(() => this._wasm.health(this._now()));
   }
 
+  /** `health()` as a caller without the API key sees it: counts only. */
+  _healthCountsOnly() {
+    this._open();
+    return keeperCall(() => this._wasm.health(this._now(), true));
+  }
+
   /**
    * The effective config: every core key with its value (defaults filled in; `seed` as a
    * decimal string, since it does not fit a JS number) and the shim's options, secrets left out.

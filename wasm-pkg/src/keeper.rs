@@ -205,10 +205,11 @@ impl WasmKeeper {
         to_js(&self.inner.sessions(now_arg(now)?))
     }
 
-    /// `GET /health` at `now`.
+    /// `GET /health` at `now`; `countsOnly` as a caller without the API key sees it.
     #[wasm_bindgen(unchecked_return_type = "HealthView")]
-    pub fn health(&self, now: f64) -> Result<JsValue, JsValue> {
-        to_js(&self.inner.health(now_arg(now)?))
+    pub fn health(&self, now: f64, counts_only: Option<bool>) -> Result<JsValue, JsValue> {
+        let health = self.inner.health(now_arg(now)?);
+        to_js(&if counts_only == Some(true) { health.counts_only() } else { health })
     }
 
     /// Whether the keeper holds this session.

@@ -2,7 +2,7 @@
 //! `Authorization: Bearer <key>` or `x-api-key: <key>`.
 
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -17,21 +17,24 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The middleware.
-pub async fn require_api_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(key) = &state.api_key else { return next.run(req).await };
-    let headers = req.headers();
+/// Whether the request carries the API key (always, when none is configured).
+pub fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(key) = &state.api_key else { return true };
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         // The scheme is case-insensitive (RFC 9110).
         .and_then(|v| v.get(..7).filter(|s| s.eq_ignore_ascii_case("bearer ")).map(|_| &v[7..]));
     let x_api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
-    let ok = [bearer, x_api_key]
+    [bearer, x_api_key]
         .into_iter()
         .flatten()
-        .any(|given| same(given.trim().as_bytes(), key.expose().as_bytes()));
-    if ok {
+        .any(|given| same(given.trim().as_bytes(), key.expose().as_bytes()))
+}
+
+/// The middleware.
+pub async fn require_api_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if authorized(&state, req.headers()) {
         next.run(req).await
     } else {
         let mut resp = AppError::new(StatusCode::UNAUTHORIZED, "missing or invalid API key").into_response();

@@ -3,19 +3,22 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use sessionkeeper_core::{cleanup_input, Ack, Cleanup, HealthView, Input};
 
+use super::auth::authorized;
 use super::error::{json_body, AppError};
 use super::AppState;
 
-/// `GET /health`: the keeper's health view, with `alerts` (always 200; see `status`).
-pub async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, AppError> {
-    Ok(Json(state.driver.read(|k, now| k.health(now)).await?))
+/// `GET /health`: the keeper's health view, with `alerts` (always 200; see `status`). Open to
+/// everyone; without the API key it shows counts only.
+pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<HealthView>, AppError> {
+    let health = state.driver.read(|k, now| k.health(now)).await?;
+    Ok(Json(if authorized(&state, &headers) { health } else { health.counts_only() }))
 }
 
 /// `GET /metrics`: Prometheus text.

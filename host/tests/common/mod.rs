@@ -26,6 +26,8 @@ pub enum Mode {
     Throttle(String),
     /// Never answers (until the test ends).
     Hang,
+    /// 200 with a body that never ends.
+    Endless,
 }
 
 /// One request the backend received.
@@ -121,6 +123,7 @@ async fn handle(
         Mode::Status(s) => Some(*s),
         Mode::Throttle(_) => Some(429),
         Mode::Hang => None,
+        Mode::Endless => Some(200),
     };
     inner.lock().unwrap().received.push(Received {
         path: uri.path().to_owned(),
@@ -139,6 +142,11 @@ async fn handle(
         Mode::Hang => {
             tokio::time::sleep(Duration::from_secs(3_600)).await;
             StatusCode::OK.into_response()
+        }
+        Mode::Endless => {
+            let chunk = Bytes::from(vec![b' '; 64 * 1024]);
+            let stream = futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+            (StatusCode::OK, axum::body::Body::from_stream(stream)).into_response()
         }
     }
 }
