@@ -17,6 +17,7 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod command_log;
+pub mod connections;
 pub mod delivery;
 pub mod driver;
 pub mod logging;

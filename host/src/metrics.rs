@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::connections::ConnectionStats;
 use sessionkeeper_core::{
     family_header, process_families, BreakerState, DeliveryOutcome, HealthView, KeeperError, BREAKER_STATES,
     DELIVERY_OUTCOME_LABELS,
@@ -34,6 +35,8 @@ pub struct Metrics {
     pub deliveries_in_flight: AtomicU64,
     /// Backend answers whose body was longer than the cap (left unread).
     pub answers_truncated: AtomicU64,
+    /// The HTTP server's connections.
+    pub connections: ConnectionStats,
     outcomes: [AtomicU64; DELIVERY_OUTCOME_LABELS.len()],
     transitions: [[AtomicU64; 3]; 3],
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
@@ -84,7 +87,7 @@ impl Metrics {
     /// The Prometheus text: the keeper's families from `health`, then the host's counters.
     pub fn render(&self, health: &HealthView) -> String {
         let mut out = health.prometheus();
-        let counters: [(&str, &str, u64); 5] = [
+        let counters: [(&str, &str, u64); 7] = [
             (
                 "sessionkeeper_inputs_accepted_total",
                 "Inputs accepted through the API.",
@@ -102,6 +105,16 @@ impl Metrics {
                 self.commands_published.load(Relaxed),
             ),
             (
+                "sessionkeeper_connections_evicted_total",
+                "Idle client connections closed to make room at maxConnections.",
+                self.connections.evicted.load(Relaxed),
+            ),
+            (
+                "sessionkeeper_connections_refused_total",
+                "Client connections closed at once: maxConnections reached and every connection busy.",
+                self.connections.refused.load(Relaxed),
+            ),
+            (
                 "sessionkeeper_backend_answers_truncated_total",
                 "Backend answers whose body exceeded the read cap (the rest was not read).",
                 self.answers_truncated.load(Relaxed),
@@ -111,6 +124,8 @@ impl Metrics {
             family_header(&mut out, name, "counter", help);
             let _ = writeln!(out, "{name} {v}");
         }
+        family_header(&mut out, "sessionkeeper_connections_open", "gauge", "Client connections open now.");
+        let _ = writeln!(out, "sessionkeeper_connections_open {}", self.connections.open.load(Relaxed));
         family_header(
             &mut out,
             "sessionkeeper_inputs_refused_total",

@@ -4,13 +4,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{app, AppState};
 use crate::command_log::{CommandLog, KEEP};
+use crate::connections::{self, Limits};
 use crate::delivery::Deliverer;
 use crate::driver::{Driver, DriverHandle, DriverParts};
 use crate::metrics::Metrics;
@@ -127,22 +127,23 @@ pub async fn start(settings: Settings) -> Result<Running, ServerError> {
         metrics: metrics.clone(),
         api_key: settings.api_key.clone(),
         shutdown: shutdown.clone(),
+        request_timeout: Duration::from_millis(settings.client_request_timeout),
     };
     let router = app(state);
     let grace = Duration::from_millis(settings.shutdown_timeout);
     let stop = shutdown.clone();
     let driver_handle = handle.clone();
+    let limits = Limits {
+        header_timeout: Duration::from_millis(settings.client_header_timeout),
+        max_connections: usize::try_from(settings.max_connections).unwrap_or(usize::MAX),
+    };
+    let server_metrics = metrics.clone();
     let join = tokio::spawn(async move {
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = axum::serve(listener, router).with_graceful_shutdown(stop.clone().cancelled_owned());
-        let server = tokio::spawn(async move { server.await });
+        let server =
+            tokio::spawn(connections::serve(listener, router, limits, server_metrics, stop.clone(), grace));
         stop.cancelled().await;
         tracing::info!("shutting down: no new requests");
-        if tokio::time::timeout(grace, server).await.is_err() {
-            tracing::warn!("shutdown: open connections did not finish in time; closing them");
-        }
+        let _ = server.await;
         driver_handle.shutdown().await;
         let _ = driver_task.await;
         drop(driver_handle);

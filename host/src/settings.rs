@@ -34,6 +34,9 @@ const HOST_KEYS: &[(&str, Kind)] = &[
     ("logJson", Kind::Boolean),
     ("snapshotEvery", Kind::Integer),
     ("shutdownTimeout", Kind::Integer),
+    ("clientHeaderTimeout", Kind::Integer),
+    ("clientRequestTimeout", Kind::Integer),
+    ("maxConnections", Kind::Integer),
 ];
 
 /// Default backend base URL (the seed's local Laravel API).
@@ -94,6 +97,15 @@ pub struct Settings {
     pub snapshot_every: u64,
     /// How long a graceful shutdown waits for in-flight deliveries (ms, default 15 000).
     pub shutdown_timeout: u64,
+    /// How long a client has to send a request's headers; idle keep-alive connections are
+    /// closed after as long (ms, default 10 000).
+    pub client_header_timeout: u64,
+    /// How long a request may take, its body included, before it is answered 408 (ms,
+    /// default 30 000; event streams are not cut).
+    pub client_request_timeout: u64,
+    /// Client connections open at most; at the cap the longest-idle one is closed for a new
+    /// one (default 512: keep it below the process's file-descriptor limit).
+    pub max_connections: u64,
     /// The core's configuration.
     pub core: Config,
     /// Notes for the log (unknown `SK_` variables, ...).
@@ -115,6 +127,9 @@ impl Default for Settings {
             log_json: false,
             snapshot_every: 100_000,
             shutdown_timeout: 15_000,
+            client_header_timeout: 10_000,
+            client_request_timeout: 30_000,
+            max_connections: 512,
             core: Config::default(),
             warnings: Vec::new(),
         }
@@ -313,6 +328,15 @@ fn build(mut layered: Layered) -> Result<Settings, SettingsError> {
     if let Some((v, o)) = take("shutdownTimeout") {
         s.shutdown_timeout = ranged("shutdownTimeout", &v, &o, 0, 600_000)?;
     }
+    if let Some((v, o)) = take("clientHeaderTimeout") {
+        s.client_header_timeout = ranged("clientHeaderTimeout", &v, &o, 100, 600_000)?;
+    }
+    if let Some((v, o)) = take("clientRequestTimeout") {
+        s.client_request_timeout = ranged("clientRequestTimeout", &v, &o, 100, 600_000)?;
+    }
+    if let Some((v, o)) = take("maxConnections") {
+        s.max_connections = ranged("maxConnections", &v, &o, 1, 1_000_000)?;
+    }
     // What is left belongs to the core.
     let origins: BTreeMap<&str, String> = layered.iter().map(|(k, (_, o))| (*k, o.clone())).collect();
     let core_map: serde_json::Map<String, Value> =
@@ -356,7 +380,8 @@ fn text(key: &str, v: &Value, origin: &str) -> Result<String, SettingsError> {
 
 fn secret(entry: Option<(Value, String)>, key: &str) -> Result<Option<Secret>, SettingsError> {
     let Some((v, o)) = entry else { return Ok(None) };
-    let value = text(key, &v, &o)?;
+    // Surrounding whitespace (a trailing newline from a secrets file) is never part of a key.
+    let value = text(key, &v, &o)?.trim().to_owned();
     Ok((!value.is_empty()).then(|| Secret::new(value)))
 }
 

@@ -32,6 +32,36 @@ function describe(err) {
   return detail ? `${message}: ${detail}` : message;
 }
 
+/** The most of an answer's body that is read (the host's cap): only the status counts. */
+const ANSWER_BODY_CAP = 64 * 1024;
+
+/**
+ * Reads the answer's body so the connection can be reused, but no more than the cap: a backend
+ * answering without end would otherwise be buffered whole. Past the cap the body is cancelled.
+ */
+async function drainCapped(res) {
+  try {
+    const body = res.body;
+    if (!body || typeof body.getReader !== 'function') {
+      if (typeof res.arrayBuffer === 'function') await res.arrayBuffer();
+      return;
+    }
+    const reader = body.getReader();
+    let read = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value ? value.byteLength : 0;
+      if (read > ANSWER_BODY_CAP) {
+        await reader.cancel();
+        return;
+      }
+    }
+  } catch {
+    // the status is what counts
+  }
+}
+
 /**
  * POSTs a delivery and resolves to its `DeliveryOutcome` (never rejects).
  * @param {object} shim settings from splitOptions
@@ -62,11 +92,7 @@ async function performDelivery(shim, delivery, nowMs) {
       signal: controller.signal,
     });
     const retryAfter = res.headers && typeof res.headers.get === 'function' ? res.headers.get('retry-after') : null;
-    try {
-      await res.arrayBuffer(); // free the connection for reuse
-    } catch {
-      // the status is what counts
-    }
+    await drainCapped(res);
     const outcome = { kind: 'response', status: res.status };
     if (retryAfter !== null && retryAfter !== undefined) outcome.retryAfter = String(retryAfter);
     return outcome;
@@ -78,4 +104,4 @@ async function performDelivery(shim, delivery, nowMs) {
   }
 }
 
-module.exports = { performDelivery, requestBody, sign };
+module.exports = { performDelivery, requestBody, sign, ANSWER_BODY_CAP };

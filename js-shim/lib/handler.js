@@ -13,6 +13,8 @@ const { metricsRenderer, METRICS_CONTENT_TYPE } = require('./metrics');
 
 /** The host's `BODY_LIMIT`: larger bodies are answered 413, after being read and discarded. */
 const MAX_BODY = 64 * 1024;
+/** The host's `DRAINED_BODY_LIMIT`: a longer declared body is refused at once, unread. */
+const DRAINED_BODY = 1024 * 1024;
 
 
 // The host's fixed messages (host/src/api: mod.rs, auth.rs, ops.rs, sessions.rs; axum's body
@@ -236,8 +238,13 @@ function createHandler(keeper, settings) {
     // Routes and methods it does not serve go to `next` (the gateway's own routes) when given.
     if (!allowed || method !== allowed) {
       if (typeof next === 'function') return next();
-      if (!allowed) return send(res, 404, { error: MSG.notFound });
     }
+    // Before anything else, as the host's outermost layer: a declared body far over the limit
+    // (up to DRAINED_BODY the body is read and discarded, and answered 413 below).
+    if (Number(req.headers && req.headers['content-length']) > DRAINED_BODY) {
+      return sendError(res, httpError(413, MSG.tooLarge));
+    }
+    if (!allowed) return send(res, 404, { error: MSG.notFound });
     try {
       if (method !== allowed) {
         throw httpError(405, MSG.methodNotAllowed, { allow: allowed === 'GET' ? 'GET,HEAD' : allowed });

@@ -16,6 +16,10 @@ export const HOST_PROCESS_FAMILIES = Object.freeze([
   'sessionkeeper_snapshots_total', // the host's state snapshots
   'sessionkeeper_commands_published_total', // the host's /commands stream
   'sessionkeeper_delivery_duration_seconds', // latency; the keeper's events carry no durations
+  'sessionkeeper_connections_open', // the host's HTTP server (the gateway's own server is not ours)
+  'sessionkeeper_connections_evicted_total',
+  'sessionkeeper_connections_refused_total',
+  'sessionkeeper_backend_answers_truncated_total', // the npm side caps answers too, and does not count them
 ]);
 
 /** Parses the text exposition into `{families: Map(name -> {type, help, samples: Map})}`. */

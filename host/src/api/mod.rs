@@ -8,6 +8,7 @@ mod ops;
 mod sessions;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -37,6 +38,38 @@ pub struct AppState {
     pub api_key: Option<Secret>,
     /// Cancelled on shutdown (ends the event streams).
     pub shutdown: CancellationToken,
+    /// How long a request may take before it is answered 408.
+    pub request_timeout: Duration,
+}
+
+/// The message of a body over [`BODY_LIMIT`] (axum's words, which the npm handler answers too).
+pub const TOO_LARGE: &str = "Failed to buffer the request body: length limit exceeded";
+
+/// A body over [`BODY_LIMIT`] but at most this long is read and discarded before the 413, so
+/// the client reads the answer on a connection that stays usable; a longer declared body is
+/// refused at once and the connection closed (no waiting for bytes that will be refused).
+pub const DRAINED_BODY_LIMIT: u128 = 1024 * 1024;
+
+/// Refuses a declared body far over the limit at once, and answers 408 to a request that takes
+/// longer than `request_timeout` (a body sent slower than its `Content-Length` promised).
+async fn request_limits(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().parse::<u128>().unwrap_or(u128::MAX));
+    if declared.is_some_and(|n| n > DRAINED_BODY_LIMIT) {
+        return AppError::new(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE).into_response();
+    }
+    match tokio::time::timeout(state.request_timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => AppError::new(StatusCode::REQUEST_TIMEOUT, "request timed out").into_response(),
+    }
 }
 
 /// The router.
@@ -60,5 +93,6 @@ pub fn app(state: AppState) -> Router {
             AppError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), request_limits))
         .with_state(state)
 }
