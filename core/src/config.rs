@@ -319,7 +319,7 @@ impl Config {
         ConfigKey { name: "circuitBreakerFailureWindow", ts_type: "number", meaning: "Window of the failure-rate rule." },
         ConfigKey { name: "circuitBreakerMinimumVolume", ts_type: "number", meaning: "Outcomes needed in the window before the rate rule may trip." },
         ConfigKey { name: "pendingSessionTimeout", ts_type: "number", meaning: "A pending session (QR shown, not scanned) expires after this long (seed: 120 000)." },
-        ConfigKey { name: "pendingSessionCleanupInterval", ts_type: "number", meaning: "The seed's sweep interval; timers are exact here, so this is only an upper bound reported in `health` and used by hosts that sweep as a fallback." },
+        ConfigKey { name: "pendingSessionCleanupInterval", ts_type: "number", meaning: "The seed's sweep interval, accepted so seed configs load; unused, since pending sessions expire by exact timers." },
         ConfigKey { name: "inactiveSessionTimeout", ts_type: "number", meaning: "A session not connected for this long is removed (seed: 1 800 000)." },
         ConfigKey { name: "syncSpacing", ts_type: "number", meaning: "Minimum gap between two dispatches in fixed pacing (seed: 400)." },
         ConfigKey { name: "maxConcurrentMessages", ts_type: "number", meaning: "Maximum requests in flight to the backend at once." },

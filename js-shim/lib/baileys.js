@@ -2,6 +2,8 @@
 // The Baileys adapter: raw `connection.update` objects to the core's plain shape, and
 // attaching to a socket's event emitter. No policy: the core decides what an update means.
 
+const { inputError } = require('./errors');
+
 /**
  * A Baileys `connection.update` as plain data. Baileys puts a Boom `Error` in
  * `lastDisconnect.error`, whose `message` is not enumerable: it is read explicitly here. Values
@@ -10,11 +12,9 @@
  */
 function normalizeUpdate(update) {
   if (update === null || typeof update !== 'object' || Array.isArray(update)) {
-    const err = new TypeError(
-      `sessionkeeper: a connection.update must be an object, got ${update === null ? 'null' : Array.isArray(update) ? 'an array' : typeof update}`,
+    throw inputError(
+      `a connection.update must be an object, got ${update === null ? 'null' : Array.isArray(update) ? 'an array' : typeof update}`,
     );
-    err.code = 'InvalidInput';
-    throw err;
   }
   const out = {};
   if (update.connection !== undefined) out.connection = update.connection;
@@ -82,17 +82,20 @@ function flatUpdate(u) {
 function subscribe(sock, onUpdate) {
   const ev = sock && sock.ev;
   if (!ev || typeof ev.on !== 'function' || typeof ev.off !== 'function') {
-    const err = new TypeError('sessionkeeper: attachBaileys needs a Baileys socket (an object whose `ev` has on/off)');
-    err.code = 'InvalidInput';
-    throw err;
+    throw inputError('attachBaileys needs a Baileys socket (an object whose `ev` has on/off)');
   }
   let attached = true;
   const detach = () => {
     if (!attached) return;
     attached = false;
-    ev.off('connection.update', listener);
+    try {
+      ev.off('connection.update', listener);
+    } catch {
+      // A socket whose emitter is broken: the listener ignores it from now on anyway.
+    }
   };
   function listener(update) {
+    if (!attached) return;
     try {
       onUpdate(update);
     } finally {

@@ -91,6 +91,9 @@ async function performDelivery(shim, delivery, nowMs) {
       body: text,
       signal: controller.signal,
     });
+    if (res === null || typeof res !== 'object' || !Number.isInteger(res.status) || res.status < 100 || res.status > 999) {
+      return { kind: 'networkError', message: 'the fetch option resolved to something that is not a Response' };
+    }
     const retryAfter = res.headers && typeof res.headers.get === 'function' ? res.headers.get('retry-after') : null;
     await drainCapped(res);
     const outcome = { kind: 'response', status: res.status };

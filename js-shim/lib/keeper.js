@@ -117,7 +117,12 @@ class SessionKeeper extends EventEmitter {
    */
   _handle(input, payload) {
     this._open();
-    let text = JSON.stringify(input);
+    let text;
+    try {
+      text = JSON.stringify(input);
+    } catch (err) {
+      throw inputError(`${input.type}: an argument cannot be read as JSON: ${err.message}`);
+    }
     if (payload !== undefined) text = `${text.slice(0, -1)},"payload":${payload}}`;
     try {
       return JSON.parse(this._wasm.handleJson(this._now(), text));
@@ -135,18 +140,24 @@ class SessionKeeper extends EventEmitter {
    */
   handleBatch(inputs) {
     this._open();
-    if (!Array.isArray(inputs)) throw inputError('handleBatch takes an array of inputs');
+    if (!keeperCall(() => Array.isArray(inputs))) throw inputError('handleBatch takes an array of inputs');
     const results = new Array(inputs.length);
     const texts = [];
     const slots = [];
     for (let i = 0; i < inputs.length; i++) {
       try {
-        const text = JSON.stringify(inputs[i]);
-        if (typeof text !== 'string' || text[0] !== '{') throw new TypeError('an input must be an object');
+        const input = inputs[i];
+        // An enqueue's payload by the rules `enqueue` applies (JSON.stringify's conversion, text only).
+        if (input && input.type === 'enqueue') payloadJson(input.payload, `input ${i}: payload`);
+        const text = JSON.stringify(input);
+        if (typeof text !== 'string' || text[0] !== '{') throw inputError(`input ${i} must be an object`);
         texts.push(text);
         slots.push(i);
       } catch (err) {
-        results[i] = new KeeperError('InvalidItem', `sessionkeeper: input ${i} cannot be sent as JSON: ${err.message}`, { status: 400 });
+        results[i] =
+          err instanceof KeeperError
+            ? err
+            : new KeeperError('InvalidItem', `sessionkeeper: input ${i} cannot be sent as JSON: ${err.message}`, { status: 400 });
       }
     }
     try {
@@ -322,14 +333,14 @@ class SessionKeeper extends EventEmitter {
     return this._wasm.qr(sessionIdArg(sessionId));
   }
 
-  /** Removes sessions neither connected nor pending (idle at least `idleForMs`, default 0). */
+  /** Removes sessions neither connected nor pending, idle at least `idleForMs` (default: `inactiveSessionTimeout`). */
   cleanupInactiveSessions(options) {
     const idleForMs = cleanupArg(options, 'idleForMs');
     const ack = this._handle({ type: 'cleanupInactive', idleForMs });
     return { removed: ack.removed, count: ack.count };
   }
 
-  /** Expires pending sessions (episode at least `olderThanMs` old, default 0). */
+  /** Expires pending sessions whose episode is at least `olderThanMs` old (default: `pendingSessionTimeout`). */
   cleanupPendingSessions(options) {
     const olderThanMs = cleanupArg(options, 'olderThanMs');
     const ack = this._handle({ type: 'cleanupPending', olderThanMs });
@@ -498,8 +509,8 @@ class SessionKeeper extends EventEmitter {
   _deliver(delivery) {
     const p = performDelivery(this._shim, delivery, this._now()).then((outcome) => {
       this._inFlight.delete(p);
-      this._outbox.emit('delivery', { delivery, outcome, outcomeClass: wasm.outcomeClass(outcome) });
       try {
+        this._outbox.emit('delivery', { delivery, outcome, outcomeClass: wasm.outcomeClass(outcome) });
         const o = outcome;
         this._wasm.deliveryResult(
           this._now(),

@@ -28,6 +28,10 @@ function readHolder(lockPath) {
   }
 }
 
+/** The locks this process holds: a lock naming this pid that is not among them was left by an
+ * earlier process that had the same pid (a container restarted after a crash runs as pid 1). */
+const HELD = new Set();
+
 /** A lock file nobody could be writing any more: unreadable and older than this (ms). */
 const UNREADABLE_GRACE = 10_000;
 
@@ -61,7 +65,7 @@ function acquireLock(statePath, log) {
       if (age < UNREADABLE_GRACE) {
         throw new KeeperError('Locked', `sessionkeeper: ${statePath} is being locked by another keeper right now (${lockPath})`);
       }
-    } else if (holder.hostname !== mine.hostname || running(holder.pid)) {
+    } else if (holder.hostname !== mine.hostname || (holder.pid === process.pid ? HELD.has(lockPath) : running(holder.pid))) {
       const where = holder.hostname === mine.hostname ? '' : ` on host ${holder.hostname}`;
       throw new KeeperError(
         'Locked',
@@ -73,10 +77,12 @@ function acquireLock(statePath, log) {
     fs.rmSync(lockPath, { force: true });
   }
 
+  HELD.add(lockPath);
   let held = true;
   const release = () => {
     if (!held) return;
     held = false;
+    HELD.delete(lockPath);
     process.removeListener('exit', release);
     const holder = readHolder(lockPath);
     if (holder && holder.pid === mine.pid && holder.at === mine.at) fs.rmSync(lockPath, { force: true });

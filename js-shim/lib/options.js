@@ -91,6 +91,16 @@ function optionalString(options, key) {
  * @returns {{ core: string, shim: object }} the core's config as JSON text, and the shim's settings
  */
 function splitOptions(options = {}) {
+  try {
+    return readOptions(options);
+  } catch (err) {
+    // A revoked Proxy, a throwing getter: the options cannot be read.
+    if (err instanceof KeeperError) throw err;
+    throw new KeeperError('Config', `sessionkeeper: createKeeper options cannot be read: ${err.message}`, { cause: err });
+  }
+}
+
+function readOptions(options) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new KeeperError('Config', `sessionkeeper: createKeeper options must be an object, got ${describe(options)}`);
   }

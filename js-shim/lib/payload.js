@@ -9,6 +9,7 @@ const wasm = require('./wasm');
 const { KeeperError, asKeeperError } = require('./errors');
 
 const LIMIT = wasm.payloadLimit();
+const LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}/;
 
 /**
  * @param {unknown} value
@@ -27,6 +28,13 @@ function payloadJson(value, what) {
   }
   if (text === undefined) {
     throw new KeeperError('InvalidItem', `sessionkeeper: ${what} must be a JSON value, got ${typeof value}`, { status: 400 });
+  }
+  // Well-formed JSON.stringify writes a lone surrogate, and only a lone one, as a `\udXXX`
+  // escape (after an odd run of backslashes): text no UTF-8 reader can decode.
+  if (LONE_SURROGATE.test(text)) {
+    throw new KeeperError('InvalidItem', `sessionkeeper: ${what} has a string with a lone UTF-16 surrogate, which is not text`, {
+      status: 400,
+    });
   }
   // UTF-8 takes at least one byte per UTF-16 unit: longer text is over the limit for sure.
   if (text.length > LIMIT) throw asKeeperError(wasm.payloadTooLarge());

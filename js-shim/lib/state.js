@@ -3,6 +3,7 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
+const { KeeperError } = require('./errors');
 
 /** The snapshot text, or undefined when there is no file yet. */
 function loadState(statePath) {
@@ -10,7 +11,7 @@ function loadState(statePath) {
     return fs.readFileSync(statePath, 'utf8');
   } catch (err) {
     if (err.code === 'ENOENT') return undefined;
-    throw new Error(`sessionkeeper: cannot read state file ${statePath}: ${err.message}`);
+    throw new KeeperError('Snapshot', `sessionkeeper: cannot read state file ${statePath}: ${err.message}`, { cause: err });
   }
 }
 

@@ -11,7 +11,10 @@ test('state survives close() and a new createKeeper with the same statePath', as
   const dir = tmpDir();
   const statePath = path.join(dir, 'nested', 'keeper.json');
   const backend = await fakeBackend();
+  let second;
   t.after(async () => {
+    // Closed before the directory goes: its final save would write it again.
+    if (second) await second.close();
     await backend.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -35,8 +38,7 @@ test('state survives close() and a new createKeeper with the same statePath', as
   assert.throws(() => first.addSession('carol'), { name: 'KeeperError', code: 'Closed', status: 503 });
   assert.throws(() => first.health(), { code: 'Closed' });
 
-  const second = createKeeper({ laravelApiUrl: backend.url, statePath, syncSpacing: 0, now: clock.now });
-  t.after(() => second.close());
+  second = createKeeper({ laravelApiUrl: backend.url, statePath, syncSpacing: 0, now: clock.now });
   assert.deepEqual(second.sessions(), before, 'sessions, states and the pending episode survive');
   assert.equal(second.qr('bob'), qrString(1));
   await waitFor(() => second.health().queue.depth === 0 && second.health().queue.inFlight === 0, 'the queue to drain');
