@@ -11,6 +11,9 @@ cd js-shim
 # Quiet, reproducible, no audit/fund chatter; install scripts of dev deps are not needed.
 npm ci --no-audit --no-fund --ignore-scripts
 
+echo "== js-shim: README table of the shim's options is up to date (from lib/options.js)"
+node scripts/options-docs.mjs --check
+
 echo "== js-shim: node --test"
 node --test test/*.test.js
 cd ..

@@ -19,7 +19,7 @@ export interface KeeperConfig {
   circuitBreakerMinimumVolume?: number;
   /** A pending session (QR shown, not scanned) expires after this long (seed: 120 000). Default `120000`. */
   pendingSessionTimeout?: number;
-  /** The seed's sweep interval; timers are exact here, so this is only an upper bound reported in `health` and used by hosts that sweep as a fallback. Default `30000`. */
+  /** The seed's sweep interval, accepted so seed configs load; unused, since pending sessions expire by exact timers. Default `30000`. */
   pendingSessionCleanupInterval?: number;
   /** A session not connected for this long is removed (seed: 1 800 000). Default `1800000`. */
   inactiveSessionTimeout?: number;
@@ -202,19 +202,21 @@ export interface BreakerView {
   transitions: number; staleResults: number; generation: number;
 }
 export interface QueueView {
-  depth: number; inFlight: number; accepted: number; delivered: number; superseded: number;
+  depth: number; inFlight: number; heldQrs: number; accepted: number; delivered: number; superseded: number;
   deadLettered: number; purged: number; purgedBy: Record<string, number>; retries: number;
-  throttled: number; unknownResults: number; rejectedFull: number; capacity: number;
+  throttled: number; unknownResults: number; capacity: number;
   spacingMs: number; pausedUntil?: number; conservationOk: boolean; deadLetters: DeadLetter[];
 }
 export interface SessionCounters {
   added: number; removed: number; expired: number; inactiveRemoved: number;
-  qrDroppedUnknownSession: number; qrAccepted: number; reconnectsIssued: number;
+  qrAccepted: number; reconnectsIssued: number;
   reconnectsDeferred: number; replacedLoops: number;
 }
 export interface Alert { kind: string; message: string }
 export interface HealthView {
-  status: "ok" | "degraded"; activeSessions: number; connectedSessions: number; pendingCount: number;
+  status: "ok" | "degraded"; activeSessions: number;
+  sessionsByState: Record<Exclude<SessionState, "removed">, number>;
+  connectedSessions: number; pendingCount: number;
   reconnectingSessions: number; reconnectSlotsInUse: number; circuitBreaker: BreakerView;
   queue: QueueView; counters: SessionCounters; alerts: Alert[]; now: number;
 }
