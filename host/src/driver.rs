@@ -208,6 +208,8 @@ pub struct DriverParts {
     pub shutdown_timeout: Duration,
     /// Cancelled on a storage failure.
     pub fatal: CancellationToken,
+    /// How far past the saved keeper time a restart may move it (ms).
+    pub max_clock_jump: u64,
 }
 
 #[derive(Default)]
@@ -233,7 +235,7 @@ impl Driver {
             fatal: parts.fatal,
             results: results_tx,
         });
-        let clock = HostClock::start(parts.keeper.now());
+        let clock = HostClock::start(parts.keeper.now(), parts.max_clock_jump);
         let driver = Self {
             keeper: parts.keeper,
             clock,
@@ -363,20 +365,26 @@ impl Driver {
     fn apply(&mut self, input: Input, reply: Option<Reply>, batch: &mut Batch) {
         let now = self.clock.now();
         let json = serde_json::to_string(&EntryRef { now, input: &input }).expect("inputs serialize");
+        let timer_due = self.keeper.poll_timeout().is_some_and(|at| at <= now);
         let result = self.keeper.handle(now, input);
         let entry = match &result {
             Ok(_) => {
                 self.effects.metrics.inputs_accepted.fetch_add(1, Relaxed);
-                json
+                Some(json)
             }
             Err(e) => {
-                // A refused input had exactly the effect of `handle_timeout(now)`: journal that.
+                // A refused input had exactly the effect of `handle_timeout(now)`: journal that
+                // when a timer was due, and nothing when nothing changed (a flood of events for
+                // unknown sessions costs no storage).
                 self.effects.metrics.record_refusal(e);
-                serde_json::to_string(&Entry { now, input: None }).expect("entries serialize")
+                timer_due
+                    .then(|| serde_json::to_string(&Entry { now, input: None }).expect("entries serialize"))
             }
         };
-        batch.entries.push((self.next_seq, entry));
-        self.next_seq += 1;
+        if let Some(entry) = entry {
+            batch.entries.push((self.next_seq, entry));
+            self.next_seq += 1;
+        }
         if let Some(reply) = reply {
             batch.replies.push((reply, result));
         }

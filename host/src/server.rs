@@ -111,6 +111,7 @@ pub async fn start(settings: Settings) -> Result<Running, ServerError> {
         snapshot_every: settings.snapshot_every,
         shutdown_timeout: Duration::from_millis(settings.shutdown_timeout),
         fatal: fatal.clone(),
+        max_clock_jump: settings.max_clock_jump,
     });
     let driver_task = tokio::spawn(driver.run());
 

@@ -37,6 +37,7 @@ const HOST_KEYS: &[(&str, Kind)] = &[
     ("clientHeaderTimeout", Kind::Integer),
     ("clientRequestTimeout", Kind::Integer),
     ("maxConnections", Kind::Integer),
+    ("maxClockJump", Kind::Integer),
 ];
 
 /// Default backend base URL (the seed's local Laravel API).
@@ -106,6 +107,9 @@ pub struct Settings {
     /// Client connections open at most; at the cap the longest-idle one is closed for a new
     /// one (default 512: keep it below the process's file-descriptor limit).
     pub max_connections: u64,
+    /// How far past the saved keeper time a restart may move keeper time (ms, default one
+    /// hour): a wall clock that was wrong ahead for one run cannot leave the state further ahead.
+    pub max_clock_jump: u64,
     /// The core's configuration.
     pub core: Config,
     /// Notes for the log (unknown `SK_` variables, ...).
@@ -130,6 +134,7 @@ impl Default for Settings {
             client_header_timeout: 10_000,
             client_request_timeout: 30_000,
             max_connections: 512,
+            max_clock_jump: 3_600_000,
             core: Config::default(),
             warnings: Vec::new(),
         }
@@ -336,6 +341,9 @@ fn build(mut layered: Layered) -> Result<Settings, SettingsError> {
     }
     if let Some((v, o)) = take("maxConnections") {
         s.max_connections = ranged("maxConnections", &v, &o, 1, 1_000_000)?;
+    }
+    if let Some((v, o)) = take("maxClockJump") {
+        s.max_clock_jump = ranged("maxClockJump", &v, &o, 0, 10 * 365 * 86_400_000)?;
     }
     // What is left belongs to the core.
     let origins: BTreeMap<&str, String> = layered.iter().map(|(k, (_, o))| (*k, o.clone())).collect();

@@ -340,3 +340,26 @@ async fn commands_missed_while_away_are_replayed_after_last_event_id_across_a_re
     );
     host.stop().await;
 }
+
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing"))
+}
+
+#[tokio::test]
+async fn a_flood_of_events_for_unknown_sessions_costs_no_journal() {
+    let backend = Backend::start(Mode::Ok).await;
+    let host = Host::start(&backend.url(), &[]).await;
+    let (_, before) = host.get_text("/metrics").await;
+    for i in 0..200 {
+        assert_eq!(host.event(&format!("ghost{i}"), json!({ "qr": "2@ghost" })).await, 404);
+    }
+    let (_, after) = host.get_text("/metrics").await;
+    let journaled = metric(&after, "sessionkeeper_journal_entries_total")
+        - metric(&before, "sessionkeeper_journal_entries_total");
+    assert!(journaled < 5, "refusals that changed nothing were journaled: {journaled}");
+    assert!(after.contains("sessionkeeper_inputs_refused_total{code=\"UnknownSession\"} 200"), "{after}");
+    host.stop().await;
+}

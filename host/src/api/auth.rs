@@ -37,6 +37,9 @@ pub async fn require_api_key(State(state): State<AppState>, req: Request, next: 
     if authorized(&state, req.headers()) {
         next.run(req).await
     } else {
+        // Read (and drop) what the client is sending, so it reads the 401 instead of a reset
+        // connection (bounded: longer bodies were refused before this).
+        let _ = axum::body::to_bytes(req.into_body(), super::DRAINED_BODY_LIMIT as usize).await;
         let mut resp = AppError::new(StatusCode::UNAUTHORIZED, "missing or invalid API key").into_response();
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         resp
