@@ -101,15 +101,19 @@ impl DeliveryOutcome {
     /// What the answer means for the breaker, the pacer and the item; every edge counts
     /// outcomes by this class, so metrics and decisions cannot disagree.
     ///
-    /// 2xx success; 429, and 503 with `Retry-After`, throttled; other 4xx and 3xx (redirects
-    /// are never followed: the request as sent was not taken) rejected; 5xx, 1xx, timeouts and
-    /// connection errors failures.
+    /// 2xx success; 429, and 503 with `Retry-After`, throttled; failures (the item is held and
+    /// retried, and the breaker counts them): 5xx, 1xx, timeouts, connection errors, and the
+    /// 4xx that say the backend cannot take anything right now rather than that this item is
+    /// bad: 401/403 (credentials being rotated), 404 (a deploy without the route yet), 408,
+    /// 421, 425. Other 4xx and 3xx (redirects are never followed: the request as sent was not
+    /// taken) are rejected: the item is dead-lettered.
     pub fn class(&self) -> OutcomeClass {
         match self {
             Self::Response { status, retry_after } => match *status {
                 200..=299 => OutcomeClass::Success,
                 429 => OutcomeClass::Throttled,
                 503 if retry_after.is_some() => OutcomeClass::Throttled,
+                401 | 403 | 404 | 408 | 421 | 425 => OutcomeClass::Failure,
                 300..=499 => OutcomeClass::Rejected,
                 _ => OutcomeClass::Failure,
             },

@@ -223,3 +223,19 @@ async fn an_endless_answer_body_is_not_read_past_the_cap() {
     assert!(metrics.contains("sessionkeeper_backend_answers_truncated_total 1"), "{metrics}");
     host.stop().await;
 }
+
+#[tokio::test]
+async fn a_token_rotation_or_a_deploy_holds_statuses_instead_of_dead_lettering_them() {
+    let backend = Backend::start(Mode::Ok).await;
+    backend.script(vec![Mode::Status(401), Mode::Status(403), Mode::Status(404), Mode::Status(408)]);
+    let host = Host::start(&backend.url(), &[("circuitBreakerThreshold", "10")]).await;
+    host.add("alice").await;
+    host.event("alice", json!({ "connection": "open" })).await;
+    let h = eventually(10, "queue drained", || drained(&host)).await;
+    assert_eq!(h["queue"]["deadLettered"], 0, "{h}");
+    let statuses = backend.on_path("/api/status");
+    assert_eq!(statuses.last().unwrap().body["status"], "connected");
+    assert_eq!(statuses.last().unwrap().answered, Some(200));
+    assert_eq!(statuses.len(), 5, "four refusals, then delivered");
+    host.stop().await;
+}

@@ -142,6 +142,8 @@ impl Outcome {
         match self {
             Outcome::Status(200..=299) => OutcomeClass::Success,
             Outcome::Status(429) | Outcome::Throttled { .. } => OutcomeClass::Throttled,
+            // The backend cannot take anything right now: held, retried, counted by the breaker.
+            Outcome::Status(401 | 403 | 404 | 408 | 421 | 425) => OutcomeClass::Failure,
             // Redirects are never followed: the request as sent was not taken.
             Outcome::Status(300..=499) => OutcomeClass::Rejected,
             Outcome::Status(_) | Outcome::Timeout | Outcome::Network { .. } => OutcomeClass::Failure,
@@ -264,7 +266,8 @@ fn outcome() -> BoxedStrategy<Outcome> {
     prop_oneof![
         30 => select(vec![200u16, 201, 204]).prop_map(Outcome::Status),
         8 => select(vec![500u16, 502, 503, 504]).prop_map(Outcome::Status),
-        3 => select(vec![400u16, 404, 409, 422]).prop_map(Outcome::Status),
+        3 => select(vec![400u16, 409, 410, 422]).prop_map(Outcome::Status),
+        2 => select(vec![401u16, 403, 404, 408]).prop_map(Outcome::Status),
         2 => Just(Outcome::Status(429)),
         3 => (select(vec![429u16, 503]), retry_after())
             .prop_map(|(status, retry_after)| Outcome::Throttled { status, retry_after }),
