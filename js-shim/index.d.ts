@@ -19,6 +19,7 @@ import type {
   Delivery,
   DeliveryOutcome,
   DeadLetter,
+  DeadLetterDetail,
   SessionView,
   PendingView,
   BreakerView,
@@ -29,7 +30,7 @@ import type {
 export type {
   KeeperConfig, ConnectionUpdate, Input, Ack, SessionsView, HealthView, BreakerState, SessionState,
   CommandType, Reason, KnownReason, KeeperErrorCode, Delivery, DeliveryOutcome, DeadLetter,
-  SessionView, PendingView, BreakerView, QueueView, Alert,
+  DeadLetterDetail, SessionView, PendingView, BreakerView, QueueView, Alert,
 };
 
 /**
@@ -139,6 +140,12 @@ export declare class SessionKeeper extends EventEmitter {
   qr(sessionId: string): string | undefined;
   cleanupInactiveSessions(options?: { idleForMs?: number }): Removed;
   cleanupPendingSessions(options?: { olderThanMs?: number }): Removed;
+  /** The kept dead letters with the bodies their items are sent with, oldest first. */
+  deadLetters(): DeadLetterDetail[];
+  /** Sends a kept dead letter again, under the idempotency key the backend saw (not a QR: those expire). */
+  retryDeadLetter(itemId: number | string): void;
+  /** Forgets a kept dead letter. */
+  discardDeadLetter(itemId: number | string): void;
   handler(): (req: IncomingMessage, res: ServerResponse, next?: () => void) => Promise<void>;
   tick(): void;
   idle(): Promise<void>;

@@ -35,6 +35,9 @@ pub enum KeeperError {
     /// The keeper was closed (an edge shutting down); nothing is accepted any more.
     #[error("the keeper is closed")]
     Closed,
+    /// No dead letter of this item is kept.
+    #[error("no dead letter of item {0}")]
+    UnknownDeadLetter(u64),
 }
 
 impl KeeperError {
@@ -50,6 +53,7 @@ impl KeeperError {
         "Config",
         "Snapshot",
         "Closed",
+        "UnknownDeadLetter",
     ];
 
     /// The variant's name, the `code` every edge reports (JS `KeeperError.code`, logs, metrics).
@@ -64,6 +68,7 @@ impl KeeperError {
             Self::Config(_) => "Config",
             Self::Snapshot(_) => "Snapshot",
             Self::Closed => "Closed",
+            Self::UnknownDeadLetter(_) => "UnknownDeadLetter",
         }
     }
 
@@ -81,7 +86,7 @@ impl KeeperError {
     /// The HTTP status both edges answer it with.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::UnknownSession(_) => 404,
+            Self::UnknownSession(_) | Self::UnknownDeadLetter(_) => 404,
             Self::SessionExists(_) => 409,
             Self::InvalidSessionId(_) | Self::InvalidItem(_) | Self::InvalidBody(_) => 400,
             Self::QueueFull { .. } | Self::Closed => 503,
@@ -126,6 +131,7 @@ mod tests {
             KeeperError::Config(config),
             KeeperError::Snapshot(String::new()),
             KeeperError::Closed,
+            KeeperError::UnknownDeadLetter(1),
         ];
         let codes: Vec<&str> = all.iter().map(KeeperError::code).collect();
         assert_eq!(codes, KeeperError::CODES);

@@ -73,6 +73,17 @@ pub enum Input {
     /// The host restarted from a snapshot: requests that were in flight will never report, so
     /// they are put back at the front of their lanes (at-least-once; idempotency keys dedupe).
     Restarted,
+    /// Operator command: send a kept dead letter again (same idempotency key), at the end of
+    /// its lane. A dead QR is not sent again: it expired long ago.
+    RetryDeadLetter {
+        /// The dead letter's `itemId`.
+        item_id: u64,
+    },
+    /// Operator command: forget a kept dead letter.
+    DiscardDeadLetter {
+        /// The dead letter's `itemId`.
+        item_id: u64,
+    },
 }
 
 /// What the backend answered to a delivery.

@@ -17,7 +17,7 @@ use crate::rng::Jitter;
 use crate::session::{BackendStatus, Effect, SessionTable};
 use crate::session_id::SessionId;
 use crate::snapshot::{Snapshot, SnapshotRef, SNAPSHOT_VERSION};
-use crate::views::{Alert, AlertKind, HealthStatus, HealthView, SessionsView};
+use crate::views::{Alert, AlertKind, DeadLetterDetail, HealthStatus, HealthView, SessionsView};
 
 /// Longest QR string accepted (Baileys' are about 240 characters).
 pub const MAX_QR_LEN: usize = 4_096;
@@ -277,6 +277,16 @@ impl Keeper {
                 self.queue.requeue_in_flight(now, &mut self.breaker);
                 Ack::Accepted
             }
+            Input::RetryDeadLetter { item_id } => {
+                self.retry_dead_letter(now, item_id)?;
+                Ack::Accepted
+            }
+            Input::DiscardDeadLetter { item_id } => {
+                if !self.queue.discard_dead(item_id) {
+                    return Err(KeeperError::UnknownDeadLetter(item_id));
+                }
+                Ack::Accepted
+            }
         };
         self.apply_effects(now, &mut fx);
         self.fx = fx;
@@ -328,6 +338,35 @@ impl Keeper {
     /// The handle whose lane carries items for session `id`: the session's own, the one kept
     /// for a removed session whose final status is still queued, or a new one kept for an id
     /// not added yet (so a later `AddSession` keeps that order too).
+    /// Checked before anything changes: a refused retry leaves the letter where it was.
+    fn retry_dead_letter(&mut self, now: u64, item_id: u64) -> Result<(), KeeperError> {
+        match self.queue.dead_kind(item_id) {
+            None => return Err(KeeperError::UnknownDeadLetter(item_id)),
+            Some(ItemKind::Qr) => {
+                return Err(KeeperError::InvalidItem(
+                    "a dead-lettered QR is not sent again: it expired".into(),
+                ))
+            }
+            Some(_) => {}
+        }
+        if self.queue.is_full(&self.config) {
+            return Err(KeeperError::QueueFull { capacity: self.config.max_queue_size });
+        }
+        let (payload, lane) = self.queue.take_dead(item_id).expect("checked above");
+        let lane = match (lane, payload.session_id().cloned()) {
+            (_, Some(id)) => LaneKey::Session(self.lane_handle(&id)),
+            (Some(lane), None) => lane,
+            (None, None) => LaneKey::Custom("custom".into()),
+        };
+        self.queue.requeue_dead(now, item_id, payload, lane);
+        Ok(())
+    }
+
+    /// The kept dead letters with their bodies, oldest first.
+    pub fn dead_letters(&self) -> Vec<DeadLetterDetail> {
+        self.queue.dead_letter_details()
+    }
+
     fn lane_handle(&mut self, id: &str) -> u64 {
         if let Some(h) = self.sessions.handle(id).or_else(|| self.queue.kept_lane(id)) {
             return h;

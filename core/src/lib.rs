@@ -95,6 +95,6 @@ pub use session::{BackendStatus, SessionState};
 pub use session_id::SessionId;
 pub use snapshot::{Snapshot, SNAPSHOT_VERSION};
 pub use views::{
-    Alert, AlertKind, HealthStatus, HealthView, PendingView, QueueView, SessionCounters, SessionStateCounts,
-    SessionView, SessionsView,
+    Alert, AlertKind, DeadLetterDetail, HealthStatus, HealthView, PendingView, QueueView, SessionCounters,
+    SessionStateCounts, SessionView, SessionsView,
 };

@@ -73,7 +73,7 @@ impl HealthView {
         for (state, n) in self.sessions_by_state.iter() {
             let _ = writeln!(out, "sessionkeeper_sessions{{state=\"{}\"}} {n}", state.as_str());
         }
-        let gauges: [(&str, &str, f64); 4] = [
+        let gauges: [(&str, &str, f64); 5] = [
             ("sessionkeeper_queue_depth", "Items waiting in the sync queue.", q.depth as f64),
             ("sessionkeeper_queue_in_flight", "Backend requests in flight.", q.in_flight as f64),
             ("sessionkeeper_queue_capacity", "Capacity of the sync queue.", f64::from(q.capacity)),
@@ -82,12 +82,17 @@ impl HealthView {
                 "Current spacing between dispatches.",
                 q.spacing_ms as f64 / 1e3,
             ),
+            (
+                "sessionkeeper_dead_letters",
+                "Dead letters kept, which an operator can retry or discard.",
+                q.dead_letters_kept as f64,
+            ),
         ];
         for (name, help, v) in gauges {
             family_header(&mut out, name, "gauge", help);
             let _ = writeln!(out, "{name} {v}");
         }
-        let counters: [(&str, &str, u64); 9] = [
+        let counters: [(&str, &str, u64); 11] = [
             ("sessionkeeper_items_accepted_total", "Items accepted by the sync queue.", q.accepted),
             ("sessionkeeper_items_delivered_total", "Items the backend took (2xx).", q.delivered),
             (
@@ -97,6 +102,16 @@ impl HealthView {
             ),
             ("sessionkeeper_items_dead_lettered_total", "Items given up on.", q.dead_lettered),
             ("sessionkeeper_items_purged_total", "Items dropped on purpose (stale QRs).", q.purged),
+            (
+                "sessionkeeper_dead_letters_retried_total",
+                "Dead letters an operator sent again.",
+                q.dead_letters_retried,
+            ),
+            (
+                "sessionkeeper_dead_letters_discarded_total",
+                "Dead letters an operator discarded.",
+                q.dead_letters_discarded,
+            ),
             ("sessionkeeper_delivery_retries_total", "Failed attempts that were retried.", q.retries),
             (
                 "sessionkeeper_delivery_throttled_total",

@@ -105,6 +105,17 @@ impl HealthView {
     }
 }
 
+/// A kept dead letter with the body its item would be sent with (`GET /dead-letters`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterDetail {
+    /// The letter, as `health` lists it.
+    #[serde(flatten)]
+    pub letter: DeadLetter,
+    /// The request body (a QR's without its rendered image).
+    pub body: serde_json::Value,
+}
+
 /// The queue as `health` shows it. `accepted = queued + inFlight + delivered + superseded +
 /// deadLettered + purged` holds at every moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,6 +157,12 @@ pub struct QueueView {
     pub conservation_ok: bool,
     /// The most recent dead letters (bounded by `deadLetterLimit`).
     pub dead_letters: Vec<DeadLetter>,
+    /// Dead letters kept (retryable); also shown when `deadLetters` is left out.
+    pub dead_letters_kept: u64,
+    /// Dead letters sent again by an operator.
+    pub dead_letters_retried: u64,
+    /// Dead letters discarded by an operator.
+    pub dead_letters_discarded: u64,
 }
 
 /// Session counters.

@@ -722,3 +722,56 @@ fn files_that_are_no_snapshot_say_so_in_plain_words() {
     assert!(message(r#"{"version":3,"#).contains("not valid JSON"));
     assert!(message("").contains("not valid JSON"));
 }
+
+#[test]
+fn dead_letters_can_be_sent_again_under_their_key_or_discarded() {
+    let mut r = Rig::new(Config { sync_spacing: 0, ..Config::default() });
+    let enqueue = |n: u64| Input::Enqueue {
+        path: "/orders".into(),
+        payload: json!({ "n": n }),
+        key: None,
+        session_id: None,
+    };
+    let ack = r.input(enqueue(1)).unwrap();
+    let Ack::Enqueued { item_id, idempotency_key } = ack else { panic!("{ack:?}") };
+    let first = r.deliveries()[0].delivery_id;
+    r.answer(first, 422);
+    let letters = r.k.dead_letters();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].letter.item_id, item_id);
+    assert_eq!(letters[0].body, json!({"n": 1}));
+
+    // Retried: sent again with the key the backend saw, and delivered this time.
+    r.out.clear();
+    r.input(Input::RetryDeadLetter { item_id }).unwrap();
+    assert!(r.k.dead_letters().is_empty());
+    let again: Vec<(u64, String)> =
+        r.deliveries().iter().map(|d| (d.delivery_id, d.idempotency_key.clone())).collect();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].1, idempotency_key);
+    r.answer(again[0].0, 200);
+    let q = r.k.health(r.now).queue;
+    assert_eq!((q.delivered, q.dead_letters_retried, q.dead_letters_kept), (1, 1, 0));
+    assert!(q.conservation_ok);
+
+    // A second one discarded; unknown ids refused and nothing changes.
+    r.out.clear();
+    r.input(enqueue(2)).unwrap();
+    let d = r.deliveries()[0].delivery_id;
+    r.answer(d, 400);
+    let id = r.k.dead_letters()[0].letter.item_id;
+    let before = r.k.snapshot();
+    let err = r.input(Input::RetryDeadLetter { item_id: 999 }).unwrap_err();
+    assert_eq!(err, KeeperError::UnknownDeadLetter(999));
+    assert_eq!(err.http_status(), 404);
+    assert_eq!(r.k.snapshot(), before);
+    r.input(Input::DiscardDeadLetter { item_id: id }).unwrap();
+    assert!(r.k.dead_letters().is_empty());
+    assert_eq!(
+        r.input(Input::DiscardDeadLetter { item_id: id }).unwrap_err(),
+        KeeperError::UnknownDeadLetter(id)
+    );
+    // Kept across a restore.
+    let restored = Keeper::restore(&r.k.snapshot()).unwrap();
+    assert_eq!(restored.health(r.now).queue.dead_letters_discarded, 1);
+}

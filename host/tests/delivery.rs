@@ -239,3 +239,51 @@ async fn a_token_rotation_or_a_deploy_holds_statuses_instead_of_dead_lettering_t
     assert_eq!(statuses.len(), 5, "four refusals, then delivered");
     host.stop().await;
 }
+
+#[tokio::test]
+async fn dead_letters_are_kept_across_a_restart_and_can_be_retried_or_discarded() {
+    let backend = Backend::start(Mode::Status(422)).await;
+    let host = Host::start(&backend.url(), &[]).await;
+    for n in 0..2 {
+        let (s, _) = host.post("/enqueue", json!({ "path": "/orders", "payload": { "n": n } })).await;
+        assert_eq!(s, 202);
+    }
+    eventually(10, "both dead-lettered", || async {
+        (host.health().await["queue"]["deadLettersKept"] == 2).then_some(())
+    })
+    .await;
+    let dir = host.stop().await;
+    let host = Host::start_in(dir, &backend.url(), &[]).await;
+    let (s, letters) = host.get("/dead-letters").await;
+    assert_eq!(s, 200);
+    assert_eq!(letters.as_array().unwrap().len(), 2, "{letters}");
+    assert_eq!(letters[0]["body"], json!({ "n": 0 }));
+    assert_eq!(letters[0]["reason"], "rejected (422)");
+    let first = letters[0]["itemId"].as_u64().unwrap();
+    let second = letters[1]["itemId"].as_u64().unwrap();
+    let key = letters[0]["idempotencyKey"].as_str().unwrap().to_owned();
+
+    backend.set_mode(Mode::Ok);
+    let (s, body) = host.post(&format!("/dead-letters/{first}/retry"), json!({})).await;
+    assert_eq!(s, 200, "{body}");
+    eventually(10, "the retried item delivered", || async {
+        backend
+            .on_path("/api/orders")
+            .iter()
+            .any(|r| r.answered == Some(200) && r.headers["idempotency-key"] == key.as_str())
+            .then_some(())
+    })
+    .await;
+    let del = host.req(reqwest::Method::DELETE, &format!("/dead-letters/{second}")).send().await.unwrap();
+    assert_eq!(del.status(), 200);
+    let (s, _) = host.post(&format!("/dead-letters/{second}/retry"), json!({})).await;
+    assert_eq!(s, 404, "discarded for good");
+    let (s, _) = host.post("/dead-letters/abc/retry", json!({})).await;
+    assert_eq!(s, 400);
+    let (_, letters) = host.get("/dead-letters").await;
+    assert_eq!(letters, json!([]));
+    let (_, metrics) = host.get_text("/metrics").await;
+    assert!(metrics.contains("sessionkeeper_dead_letters_retried_total 1"), "{metrics}");
+    assert!(metrics.contains("sessionkeeper_dead_letters_discarded_total 1"), "{metrics}");
+    host.stop().await;
+}

@@ -34,10 +34,24 @@ const ROUTES = {
   '/health': 'GET',
   '/sessions': 'GET',
   '/metrics': 'GET',
+  '/dead-letters': 'GET',
   '/cleanup-inactive-sessions': 'POST',
   '/cleanup-pending-sessions': 'POST',
 };
 const QR_ROUTE = /^\/sessions\/([^/]*)\/qr$/;
+/** `DELETE /dead-letters/{id}` and `POST /dead-letters/{id}/retry` (the host routes an empty id of the retry route, not of the other). */
+const DEAD_LETTER_ROUTE = /^\/dead-letters\/([^/]+)$/;
+const DEAD_LETTER_RETRY_ROUTE = /^\/dead-letters\/([^/]*)\/retry$/;
+const U64_MAX = 2n ** 64n - 1n;
+
+/** A dead letter's `{id}` as its decimal digits, read as Rust's `u64::from_str` reads it. */
+function deadLetterId(raw) {
+  const text = decodeIdSegment(raw);
+  if (!/^\+?\d+$/.test(text) || BigInt(text) > U64_MAX) {
+    throw httpError(400, `dead letter id must be an item id (a whole number), got \`${text}\``);
+  }
+  return BigInt(text).toString();
+}
 
 function httpError(status, message, headers) {
   const err = new Error(message);
@@ -233,7 +247,9 @@ function createHandler(keeper, settings) {
   return async function sessionkeeperHandler(req, res, next) {
     const { path, query } = splitTarget(req.url);
     const qrMatch = QR_ROUTE.exec(path);
-    const allowed = qrMatch ? 'GET' : ROUTES[path];
+    const deadMatch = DEAD_LETTER_ROUTE.exec(path);
+    const retryMatch = DEAD_LETTER_RETRY_ROUTE.exec(path);
+    const allowed = qrMatch ? 'GET' : deadMatch ? 'DELETE' : retryMatch ? 'POST' : ROUTES[path];
     const method = req.method === 'HEAD' && allowed === 'GET' ? 'GET' : req.method;
     // Routes and methods it does not serve go to `next` (the gateway's own routes) when given.
     if (!allowed || method !== allowed) {
@@ -267,6 +283,16 @@ function createHandler(keeper, settings) {
       if (path === '/cleanup-pending-sessions') {
         const olderThanMs = cleanupMs('pending', await readBody(req));
         return send(res, 200, keeper.cleanupPendingSessions({ olderThanMs }));
+      }
+      if (path === '/dead-letters') return send(res, 200, keeper.deadLetters());
+      if (deadMatch || retryMatch) {
+        const itemId = deadLetterId((deadMatch || retryMatch)[1]);
+        if (retryMatch) {
+          keeper.retryDeadLetter(itemId);
+          return send(res, 200, { itemId: Number(itemId), retried: true });
+        }
+        keeper.discardDeadLetter(itemId);
+        return send(res, 200, { itemId: Number(itemId), discarded: true });
       }
       const id = decodeIdSegment(qrMatch[1]);
       coreCall(() => wasm.checkSessionId(id));

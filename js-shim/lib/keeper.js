@@ -321,6 +321,34 @@ class SessionKeeper extends EventEmitter {
     return { ...core, laravelApiUrl: baseUrl, statePath, autosaveInterval, requestTimeout, qrImageFormat };
   }
 
+  /** The kept dead letters (items the backend refused or that ran out of attempts) with their bodies, oldest first. */
+  deadLetters() {
+    this._open();
+    return JSON.parse(this._wasm.deadLettersJson());
+  }
+
+  /** Sends a kept dead letter again, under the idempotency key the backend saw. */
+  retryDeadLetter(itemId) {
+    this._handleText(`{"type":"retryDeadLetter","itemId":${itemIdArg(itemId)}}`);
+  }
+
+  /** Forgets a kept dead letter. */
+  discardDeadLetter(itemId) {
+    this._handleText(`{"type":"discardDeadLetter","itemId":${itemIdArg(itemId)}}`);
+  }
+
+  /** Feeds an input given as JSON text. */
+  _handleText(text) {
+    this._open();
+    try {
+      return JSON.parse(this._wasm.handleJson(this._now(), text));
+    } catch (err) {
+      throw asKeeperError(err);
+    } finally {
+      this._scheduleDrain();
+    }
+  }
+
   /** Whether the keeper holds the session. */
   hasSession(sessionId) {
     this._open();
@@ -556,6 +584,13 @@ class SessionKeeper extends EventEmitter {
     this._timer = null;
     this._timerAt = null;
   }
+}
+
+/** A dead letter's item id: a whole number (or its decimal text, for ids past 2^53). */
+function itemIdArg(id) {
+  if (Number.isSafeInteger(id) && id >= 0) return String(id);
+  if (typeof id === 'string' && /^\d{1,20}$/.test(id)) return id;
+  throw inputError(`itemId must be a whole number, got ${typeof id === 'string' ? JSON.stringify(id) : String(id)}`);
 }
 
 /** `{idleForMs}` / `{olderThanMs}` of the cleanup methods: a whole number of ms, or nothing. */

@@ -135,6 +135,22 @@ export const REQUESTS = [
   { name: 'GET /nope with key', ...get('/nope') },
 
   // /sessions and the API key.
+  // Dead letters: listing, retry and discard of ids that are not kept, bad ids, methods.
+  { name: 'GET /dead-letters', ...get('/dead-letters') },
+  { name: 'HEAD /dead-letters', method: 'HEAD', path: '/dead-letters', headers: { ...AUTH } },
+  { name: 'GET /dead-letters without key', method: 'GET', path: '/dead-letters' },
+  { name: 'POST /dead-letters/999/retry', ...post('/dead-letters/999/retry', '') },
+  { name: 'POST /dead-letters/+999/retry', ...post('/dead-letters/+999/retry', '') },
+  { name: 'POST /dead-letters/abc/retry', ...post('/dead-letters/abc/retry', '') },
+  { name: 'POST /dead-letters/-1/retry', ...post('/dead-letters/-1/retry', '') },
+  { name: 'POST /dead-letters/18446744073709551616/retry', ...post('/dead-letters/18446744073709551616/retry', '') },
+  { name: 'POST /dead-letters/%31/retry', ...post('/dead-letters/%31/retry', '') },
+  { name: 'POST /dead-letters//retry', ...post('/dead-letters//retry', '') },
+  { name: 'GET /dead-letters/1/retry', ...get('/dead-letters/1/retry') },
+  { name: 'DELETE /dead-letters/999', method: 'DELETE', path: '/dead-letters/999', headers: { ...AUTH } },
+  { name: 'GET /dead-letters/999', ...get('/dead-letters/999') },
+  { name: 'DELETE /dead-letters/999 without key', method: 'DELETE', path: '/dead-letters/999' },
+  { name: 'GET /dead-letters/', ...get('/dead-letters/') },
   { name: 'GET /sessions', ...get('/sessions') },
   { name: 'HEAD /sessions', method: 'HEAD', path: '/sessions', headers: { ...AUTH } },
   { name: 'GET /sessions without key', method: 'GET', path: '/sessions' },

@@ -212,6 +212,12 @@ impl WasmKeeper {
         to_js(&if counts_only == Some(true) { health.counts_only() } else { health })
     }
 
+    /// The kept dead letters with their bodies, as JSON text (`GET /dead-letters`).
+    #[wasm_bindgen(js_name = deadLettersJson)]
+    pub fn dead_letters_json(&self) -> String {
+        json(&self.inner.dead_letters())
+    }
+
     /// Whether the keeper holds this session.
     #[wasm_bindgen(js_name = hasSession)]
     pub fn has_session(&self, session_id: &str) -> bool {

@@ -102,7 +102,9 @@ export type Input =
   | { type: "enqueue"; path: string; payload: unknown; key?: string; sessionId?: string }
   | { type: "cleanupInactive"; idleForMs?: number }
   | { type: "cleanupPending"; olderThanMs?: number }
-  | { type: "restarted" };
+  | { type: "restarted" }
+  | { type: "retryDeadLetter"; itemId: number }
+  | { type: "discardDeadLetter"; itemId: number };
 
 /** What `handle` answers. */
 export type Ack =
@@ -156,7 +158,8 @@ export type CoreErrorCode =
   | "InvalidBody"
   | "Config"
   | "Snapshot"
-  | "Closed";
+  | "Closed"
+  | "UnknownDeadLetter";
 // enums:end
 
 export interface Delivery {
@@ -179,6 +182,8 @@ export interface DeadLetter {
   itemId: number; idempotencyKey: string; path: string; sessionId?: string;
   reason: string; attempts: number; at: number;
 }
+/** A kept dead letter with the body its item is sent with (`deadLetters()`, `GET /dead-letters`). */
+export interface DeadLetterDetail extends DeadLetter { body: unknown }
 
 /** Something the caller must do now. */
 export type Output =
@@ -206,6 +211,7 @@ export interface QueueView {
   deadLettered: number; purged: number; purgedBy: Record<string, number>; retries: number;
   throttled: number; unknownResults: number; capacity: number;
   spacingMs: number; pausedUntil?: number; conservationOk: boolean; deadLetters: DeadLetter[];
+  deadLettersKept: number; deadLettersRetried: number; deadLettersDiscarded: number;
 }
 export interface SessionCounters {
   added: number; removed: number; expired: number; inactiveRemoved: number;

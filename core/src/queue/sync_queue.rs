@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::item::{Item, ItemKind, NewItem};
+use super::item::{Item, ItemKind, NewItem, Payload};
 use super::lane_ids::LaneIds;
 use super::lane_key::LaneKey;
 use super::lanes::Lanes;
@@ -20,7 +20,7 @@ use crate::input::DeliveryOutcome;
 use crate::output::{BreakerChange, DeadLetter, Delivery, Output};
 use crate::retry_after::parse_retry_after;
 use crate::rng::Jitter;
-use crate::views::QueueView;
+use crate::views::{DeadLetterDetail, QueueView};
 
 /// The books of the queue.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +48,12 @@ pub struct Counters {
     pub throttled: u64,
     /// Results for deliveries not in flight.
     pub unknown_results: u64,
+    /// Dead letters sent again by an operator.
+    #[serde(default)]
+    pub dead_letters_retried: u64,
+    /// Dead letters discarded by an operator.
+    #[serde(default)]
+    pub dead_letters_discarded: u64,
 }
 
 impl Counters {
@@ -78,6 +84,16 @@ struct InFlight {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueFull;
 
+/// A dead letter's item, kept for a retry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeadItem {
+    payload: Payload,
+    /// Its lane, for items of no session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lane: Option<LaneKey>,
+}
+
 /// The sync queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -93,6 +109,10 @@ pub struct SyncQueue {
     pacer: Pacer,
     counters: Counters,
     dead_letters: VecDeque<DeadLetter>,
+    /// What each kept dead letter was, so an operator can send it again (same item id, so the
+    /// same idempotency key) or discard it. Evicted with its letter.
+    #[serde(default)]
+    dead_items: BTreeMap<u64, DeadItem>,
     /// Lanes of sessions the table does not hold (removed, or not added yet).
     #[serde(default)]
     lane_ids: LaneIds,
@@ -115,6 +135,7 @@ impl SyncQueue {
             pacer: Pacer::new(config),
             counters: Counters::default(),
             dead_letters: VecDeque::new(),
+            dead_items: BTreeMap::new(),
             incarnation: 0,
             lane_ids: LaneIds::default(),
         }
@@ -445,9 +466,67 @@ impl SyncQueue {
         };
         out.push_back(Output::DeadLettered(letter.clone()));
         self.dead_letters.push_back(letter);
+        // A session's items are given a lane of that session again when retried; others keep theirs.
+        let lane = item.payload.session_id().is_none().then(|| self.lane_of_dead(&item));
+        self.dead_items.insert(item.id, DeadItem { payload: item.payload, lane });
         while self.dead_letters.len() > config.dead_letter_limit as usize {
-            self.dead_letters.pop_front();
+            if let Some(old) = self.dead_letters.pop_front() {
+                self.dead_items.remove(&old.item_id);
+            }
         }
+    }
+
+    fn lane_of_dead(&self, item: &Item) -> LaneKey {
+        match &item.coalesce_key {
+            Some(LaneKey::Custom(key)) => LaneKey::Custom(key.clone()),
+            _ => LaneKey::Custom("custom".into()),
+        }
+    }
+
+    /// The kept dead letters with what each item was.
+    pub fn dead_letter_details(&self) -> Vec<DeadLetterDetail> {
+        self.dead_letters
+            .iter()
+            .filter_map(|l| {
+                let item = self.dead_items.get(&l.item_id)?;
+                Some(DeadLetterDetail { letter: l.clone(), body: item.payload.body().to_value() })
+            })
+            .collect()
+    }
+
+    /// Takes a kept dead letter out of the list: its item, and the lane it goes back to unless
+    /// it is a session's (`None`: the caller gives it its session's lane).
+    pub fn take_dead(&mut self, item_id: u64) -> Option<(Payload, Option<LaneKey>)> {
+        let item = self.dead_items.remove(&item_id)?;
+        self.dead_letters.retain(|l| l.item_id != item_id);
+        Some((item.payload, item.lane))
+    }
+
+    /// The kind of a kept dead letter's item (`None`: no such letter is kept).
+    pub fn dead_kind(&self, item_id: u64) -> Option<ItemKind> {
+        self.dead_items.get(&item_id).map(|d| d.payload.kind())
+    }
+
+    /// Sends a dead item again: queued at the end of `lane` under its own id, so its
+    /// idempotency key is the one the backend saw. Counted as a new acceptance.
+    pub fn requeue_dead(&mut self, now: u64, item_id: u64, payload: Payload, lane: LaneKey) {
+        let seq = self.next_item_id;
+        self.next_item_id += 1;
+        let mut item = Item::new(item_id, NewItem { lane: lane.clone(), coalesce_key: None, payload }, now);
+        item.seq = seq;
+        self.lanes.push(&lane, item, now);
+        self.counters.accepted += 1;
+        self.counters.queued += 1;
+        self.counters.dead_letters_retried += 1;
+    }
+
+    /// Forgets a dead letter for good.
+    pub fn discard_dead(&mut self, item_id: u64) -> bool {
+        let found = self.take_dead(item_id).is_some();
+        if found {
+            self.counters.dead_letters_discarded += 1;
+        }
+        found
     }
 
     /// The next deadline: a lease, the end of a wait, or the next paced dispatch.
@@ -487,6 +566,9 @@ impl SyncQueue {
             paused_until: self.pacer.paused_until(now),
             conservation_ok: c.balanced(),
             dead_letters: self.dead_letters.iter().cloned().collect(),
+            dead_letters_kept: self.dead_letters.len() as u64,
+            dead_letters_retried: c.dead_letters_retried,
+            dead_letters_discarded: c.dead_letters_discarded,
         }
     }
 

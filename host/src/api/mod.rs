@@ -3,6 +3,7 @@
 
 mod auth;
 mod commands;
+mod dead_letters;
 pub mod error;
 mod ops;
 mod sessions;
@@ -84,6 +85,9 @@ pub fn app(state: AppState) -> Router {
         .route("/enqueue", post(ops::enqueue))
         .route("/commands", get(commands::commands))
         .route("/metrics", get(ops::metrics))
+        .route("/dead-letters", get(dead_letters::list))
+        .route("/dead-letters/{id}", axum::routing::delete(dead_letters::discard))
+        .route("/dead-letters/{id}/retry", post(dead_letters::retry))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_api_key));
     Router::new()
         .route("/health", get(ops::health))
