@@ -353,10 +353,9 @@ impl Keeper {
             return Err(KeeperError::QueueFull { capacity: self.config.max_queue_size });
         }
         let (payload, lane) = self.queue.take_dead(item_id).expect("checked above");
-        let lane = match (lane, payload.session_id().cloned()) {
-            (_, Some(id)) => LaneKey::Session(self.lane_handle(&id)),
-            (Some(lane), None) => lane,
-            (None, None) => LaneKey::Custom("custom".into()),
+        let lane = match payload.session_id().cloned() {
+            Some(id) => LaneKey::Session(self.lane_handle(&id)),
+            None => lane.expect("a dead item of no session keeps its lane"),
         };
         self.queue.requeue_dead(now, item_id, payload, lane);
         Ok(())

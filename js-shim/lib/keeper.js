@@ -124,13 +124,7 @@ class SessionKeeper extends EventEmitter {
       throw inputError(`${input.type}: an argument cannot be read as JSON: ${err.message}`);
     }
     if (payload !== undefined) text = `${text.slice(0, -1)},"payload":${payload}}`;
-    try {
-      return JSON.parse(this._wasm.handleJson(this._now(), text));
-    } catch (err) {
-      throw asKeeperError(err);
-    } finally {
-      this._scheduleDrain();
-    }
+    return this._handleText(text);
   }
 
   /**

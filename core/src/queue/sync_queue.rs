@@ -303,7 +303,7 @@ impl SyncQueue {
             OutcomeClass::Rejected => {
                 let item = l.items.pop_front().expect("head");
                 let reason = format!("rejected ({})", status.unwrap_or(0));
-                self.dead_letter(item, reason, now, config, out);
+                self.dead_letter(item, &lane, reason, now, config, out);
             }
             OutcomeClass::Throttled => {
                 self.counters.throttled += 1;
@@ -331,11 +331,11 @@ impl SyncQueue {
                     // must not lose a `connected` or `logged_out`).
                     let item = l.items.pop_front().expect("head");
                     let reason = format!("max attempts ({})", describe(outcome));
-                    self.dead_letter(item, reason, now, config, out);
+                    self.dead_letter(item, &lane, reason, now, config, out);
                 } else if now.saturating_sub(item.accepted_at) >= config.max_item_age {
                     let item = l.items.pop_front().expect("head");
                     let reason = format!("max age ({})", describe(outcome));
-                    self.dead_letter(item, reason, now, config, out);
+                    self.dead_letter(item, &lane, reason, now, config, out);
                 } else {
                     item.not_before = now.saturating_add(backoff(
                         jitter,
@@ -444,6 +444,7 @@ impl SyncQueue {
     fn dead_letter(
         &mut self,
         item: Item,
+        lane: &LaneKey,
         reason: String,
         now: u64,
         config: &Config,
@@ -466,20 +467,14 @@ impl SyncQueue {
         };
         out.push_back(Output::DeadLettered(letter.clone()));
         self.dead_letters.push_back(letter);
-        // A session's items are given a lane of that session again when retried; others keep theirs.
-        let lane = item.payload.session_id().is_none().then(|| self.lane_of_dead(&item));
+        // A session's items are given a lane of that session again when retried (its handle may
+        // be reused by then); others go back to the lane they were in.
+        let lane = item.payload.session_id().is_none().then(|| lane.clone());
         self.dead_items.insert(item.id, DeadItem { payload: item.payload, lane });
         while self.dead_letters.len() > config.dead_letter_limit as usize {
             if let Some(old) = self.dead_letters.pop_front() {
                 self.dead_items.remove(&old.item_id);
             }
-        }
-    }
-
-    fn lane_of_dead(&self, item: &Item) -> LaneKey {
-        match &item.coalesce_key {
-            Some(LaneKey::Custom(key)) => LaneKey::Custom(key.clone()),
-            _ => LaneKey::Custom("custom".into()),
         }
     }
 
