@@ -45,6 +45,11 @@ pub struct ServeArgs {
     /// Allow a non-loopback bind without an apiKey (`allowPublicBind`).
     #[arg(long)]
     pub allow_insecure_bind: bool,
+    /// Start even though the store lost committed entries (a deleted WAL, a replaced
+    /// database): go on from what is left, after logging what is gone. A flag only, never a
+    /// configuration key, so it cannot stay on by accident.
+    #[arg(long)]
+    pub accept_data_loss: bool,
     /// JSON log lines (`logJson`).
     #[arg(long)]
     pub log_json: bool,

@@ -30,7 +30,8 @@ fn main() -> std::process::ExitCode {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let overrides = args.overrides().map_err(anyhow::Error::msg)?;
-    let settings = settings::load(&Sources::from_process(args.config.clone(), overrides))?;
+    let mut settings = settings::load(&Sources::from_process(args.config.clone(), overrides))?;
+    settings.accept_data_loss = args.accept_data_loss;
     logging::init(settings.log_json);
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
@@ -41,6 +42,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let target = server::redacted_url(&settings.laravel_api_url);
         let data_dir = settings.data_dir.clone();
         let auth = if settings.api_key.is_some() { "API key required" } else { "no API key" };
+        // Signals are caught from before the address is announced: a SIGTERM sent as soon as
+        // the service answers still stops it in order.
+        let signal = shutdown_signal()?;
         let running = server::start(settings).await?;
         println!(
             "sessionkeeper listening on http://{} ({auth}), delivering to {target}, data in {}",
@@ -50,7 +54,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(addr = %running.addr, backend = %target, "listening");
         let stopping = running.stopping();
         tokio::select! {
-            _ = shutdown_signal() => running.shutdown(),
+            _ = signal => running.shutdown(),
             // A storage failure also stops the service; `wait` reports it.
             _ = stopping.cancelled() => {}
         }
@@ -59,23 +63,24 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGINT or SIGTERM, registered now, awaited later.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("install the SIGTERM handler")?;
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("install the SIGINT handler")?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = int.recv() => tracing::info!("SIGINT"),
+            _ = term.recv() => tracing::info!("SIGTERM"),
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("SIGINT"),
-        _ = term => tracing::info!("SIGTERM"),
-    }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("ctrl-c");
+        }
+    })
 }

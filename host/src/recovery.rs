@@ -4,7 +4,7 @@
 use sessionkeeper_core::{Config, Keeper, KeeperError};
 
 use crate::driver::Entry;
-use crate::store::{Store, StoreError};
+use crate::store::{Position, Store, StoreError};
 
 /// Why the state could not be recovered.
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +12,22 @@ pub enum RecoveryError {
     /// Reading the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Committed entries are missing from the store.
+    #[error(
+        "storage lost data: the database holds the journal up to entry {found} but entries up to {expected} were committed (a deleted or damaged WAL file, or a truncated, deleted or replaced database). Restore the missing files, or start with --accept-data-loss to go on from what is left"
+    )]
+    DataLoss {
+        /// The last entry found.
+        found: u64,
+        /// The last entry committed.
+        expected: u64,
+    },
+    /// The position file is gone or unreadable, so what is missing cannot be told.
+    #[error(
+        "storage: {file} is missing or damaged, so it cannot be checked that the database is whole. Restore it, or start with --accept-data-loss to go on from what the database holds",
+        file = crate::store::POSITION_FILE
+    )]
+    PositionUnknown,
     /// The snapshot or the configuration was refused.
     #[error("cannot restore state: {0}")]
     Keeper(#[from] KeeperError),
@@ -32,7 +48,30 @@ pub struct Recovered {
 /// Restores the latest snapshot and replays the journal after it. Outputs produced while
 /// replaying are dropped: they were executed before the crash, or are still in flight in the
 /// state and are sent again after `Input::Restarted`.
-pub fn recover(store: &Store, config: &Config) -> Result<Recovered, RecoveryError> {
+///
+/// The database is first checked against the position file; missing entries (or a gap in the
+/// journal) refuse the start unless `accept_data_loss`, which logs what was lost and goes on.
+pub fn recover(
+    store: &mut Store,
+    config: &Config,
+    accept_data_loss: bool,
+) -> Result<Recovered, RecoveryError> {
+    match store.check_position()? {
+        Position::Whole => {}
+        Position::Behind { found, expected } if accept_data_loss => {
+            tracing::warn!(
+                found,
+                expected,
+                lost = expected - found,
+                "accepted data loss: starting from what the store holds"
+            );
+        }
+        Position::Unknown if accept_data_loss => {
+            tracing::warn!("accepted data loss: the position file was missing or damaged");
+        }
+        Position::Behind { found, expected } => return Err(RecoveryError::DataLoss { found, expected }),
+        Position::Unknown => return Err(RecoveryError::PositionUnknown),
+    }
     let snapshot = store.snapshot()?;
     let restored = snapshot.is_some();
     let (mut keeper, upto) = match snapshot {
@@ -40,7 +79,7 @@ pub fn recover(store: &Store, config: &Config) -> Result<Recovered, RecoveryErro
         None => (Keeper::with_incarnation(config.clone(), store.incarnation(fresh_incarnation())?)?, 0),
     };
     let mut replayed = 0;
-    let last = store.replay(upto, |seq, text| {
+    let last = store.replay(upto, accept_data_loss, |seq, text| {
         let entry: Entry = serde_json::from_str(text)
             .map_err(|e| StoreError::Corrupt(format!("journal entry {seq}: {e}")))?;
         match entry.input {
@@ -54,6 +93,10 @@ pub fn recover(store: &Store, config: &Config) -> Result<Recovered, RecoveryErro
         Ok(())
     })?;
     let restored = restored || replayed > 0;
+    if accept_data_loss {
+        // What is there now is the new whole.
+        store.record_position(store.last_seq()?)?;
+    }
     if keeper.config() != config {
         if restored {
             tracing::info!("configuration changed since the state was saved; applying the new one");
@@ -113,7 +156,7 @@ mod tests {
                 store.save_snapshot(2, &reference.snapshot()).unwrap();
             }
         }
-        let got = recover(&store, &config).unwrap();
+        let got = recover(&mut store, &config, false).unwrap();
         assert!(got.restored);
         assert_eq!(got.replayed, 2);
         assert_eq!(got.next_seq, 5);
@@ -124,12 +167,31 @@ mod tests {
     fn empty_store_gives_a_fresh_keeper_and_config_changes_apply() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
-        let got = recover(&store, &Config::default()).unwrap();
+        let got = recover(&mut store, &Config::default(), false).unwrap();
         assert!(!got.restored);
         assert_eq!(got.next_seq, 1);
         store.save_snapshot(0, &got.keeper.snapshot()).unwrap();
         let changed = Config { max_qr_codes: 3, ..Config::default() };
-        let again = recover(&store, &changed).unwrap();
+        let again = recover(&mut store, &changed, false).unwrap();
         assert_eq!(again.keeper.config().max_qr_codes, 3);
+    }
+
+    #[test]
+    fn lost_entries_refuse_the_start_unless_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config { sync_spacing: 0, ..Config::default() };
+        {
+            let mut store = Store::open(dir.path()).unwrap();
+            let add = Input::AddSession { session_id: "a".into(), meta: None };
+            store.append(&[(1, entry(1_000, Some(add)))], &[]).unwrap();
+        }
+        std::fs::remove_file(dir.path().join(crate::store::DB_FILE)).unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let err = recover(&mut store, &config, false).err().expect("refused");
+        assert!(matches!(err, RecoveryError::DataLoss { found: 0, expected: 1 }), "{err}");
+        assert!(err.to_string().contains("--accept-data-loss"), "{err}");
+        let got = recover(&mut store, &config, true).unwrap();
+        assert!(!got.restored);
+        assert_eq!(store.check_position().unwrap(), Position::Whole, "accepted once, not asked again");
     }
 }

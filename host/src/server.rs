@@ -84,8 +84,8 @@ impl Running {
 
 /// Opens the store, recovers the state, starts the driver and the HTTP server.
 pub async fn start(settings: Settings) -> Result<Running, ServerError> {
-    let store = Store::open(&settings.data_dir)?;
-    let recovered = recover(&store, &settings.core)?;
+    let mut store = Store::open(&settings.data_dir)?;
+    let recovered = recover(&mut store, &settings.core, settings.accept_data_loss)?;
     if recovered.restored {
         tracing::info!(replayed = recovered.replayed, "state restored");
     }

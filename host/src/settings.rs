@@ -110,6 +110,8 @@ pub struct Settings {
     /// How far past the saved keeper time a restart may move keeper time (ms, default one
     /// hour): a wall clock that was wrong ahead for one run cannot leave the state further ahead.
     pub max_clock_jump: u64,
+    /// Start although the store lost committed entries (the `--accept-data-loss` flag only).
+    pub accept_data_loss: bool,
     /// The core's configuration.
     pub core: Config,
     /// Notes for the log (unknown `SK_` variables, ...).
@@ -135,6 +137,7 @@ impl Default for Settings {
             client_request_timeout: 30_000,
             max_connections: 512,
             max_clock_jump: 3_600_000,
+            accept_data_loss: false,
             core: Config::default(),
             warnings: Vec::new(),
         }

@@ -7,6 +7,11 @@
 //! one transaction (group commit) and only then runs the batch's continuation, which answers
 //! the HTTP requests and starts the deliveries. `synchronous=NORMAL` in WAL mode survives a
 //! process kill at any moment (not a power cut: use a battery-backed disk for that).
+//!
+//! Beside the database, [`POSITION_FILE`] holds the last journal sequence number committed,
+//! rewritten after every commit. A start that finds the database behind it (a deleted or zeroed
+//! WAL, a truncated or replaced database file) knows committed entries are gone and says so,
+//! instead of starting on older state.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -16,6 +21,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 /// File name of the database under `dataDir`.
 pub const DB_FILE: &str = "sessionkeeper.db";
+/// File name, under `dataDir`, of the last committed journal position.
+pub const POSITION_FILE: &str = "sessionkeeper.position";
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +41,14 @@ pub enum StoreError {
     /// Stored data that cannot be read back.
     #[error("storage: {0}")]
     Corrupt(String),
+    /// The journal skips entries: some committed inputs are gone.
+    #[error("storage: the journal jumps from entry {after} to entry {next}: entries in between are missing")]
+    Gap {
+        /// The last entry before the gap.
+        after: u64,
+        /// The first entry after it.
+        next: u64,
+    },
     /// The writer thread is gone.
     #[error("storage: writer stopped")]
     Stopped,
@@ -42,6 +57,23 @@ pub enum StoreError {
 /// The embedded store.
 pub struct Store {
     conn: Connection,
+    position: std::fs::File,
+}
+
+/// What the position file says about the database, read at open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// The database holds every committed entry (or nothing was ever committed).
+    Whole,
+    /// Committed entries after `found` up to `expected` are gone.
+    Behind {
+        /// The last entry the database holds (the snapshot's or the journal's).
+        found: u64,
+        /// The last entry that was committed.
+        expected: u64,
+    },
+    /// The position file is missing or unreadable while the database says it kept one.
+    Unknown,
 }
 
 /// The latest snapshot: the journal sequence number it includes, and the keeper's JSON.
@@ -66,7 +98,62 @@ impl Store {
         )?;
         // Take the lock now rather than at the first write.
         conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")?;
-        Ok(Self { conn })
+        let path = dir.join(POSITION_FILE);
+        let position = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|source| StoreError::Dir { path: path.clone(), source })?;
+        Ok(Self { conn, position })
+    }
+
+    /// The last journal sequence number the database holds (in the snapshot or the journal).
+    pub fn last_seq(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM journal), 0), COALESCE((SELECT upto FROM snapshot WHERE id = 1), 0))",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// Compares the database with the position file.
+    pub fn check_position(&self) -> Result<Position, StoreError> {
+        let tracked: bool = self
+            .conn
+            .query_row("SELECT 1 FROM meta WHERE key = 'position'", [], |_| Ok(()))
+            .optional()?
+            .is_some();
+        use std::os::unix::fs::FileExt as _;
+        let mut buf = [0u8; 64];
+        let n = self
+            .position
+            .read_at(&mut buf, 0)
+            .map_err(|e| StoreError::Corrupt(format!("{POSITION_FILE}: {e}")))?;
+        let text = String::from_utf8_lossy(&buf[..n]);
+        let found = self.last_seq()?;
+        let recorded = text.trim();
+        if recorded.is_empty() {
+            // A new data directory, or one written before positions were kept; but a database
+            // that kept one has lost its position file.
+            return Ok(if tracked { Position::Unknown } else { Position::Whole });
+        }
+        match recorded.parse::<u64>() {
+            Ok(expected) if expected > found => Ok(Position::Behind { found, expected }),
+            Ok(_) => Ok(Position::Whole),
+            Err(_) => Ok(Position::Unknown),
+        }
+    }
+
+    /// Records that the database holds everything up to `seq` (and that positions are kept).
+    pub fn record_position(&mut self, seq: u64) -> Result<(), StoreError> {
+        use std::os::unix::fs::FileExt as _;
+        self.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('position', 'kept')", [])?;
+        // Fixed width: an overwrite never leaves digits of a longer number behind.
+        self.position
+            .write_all_at(format!("{seq:020}\n").as_bytes(), 0)
+            .map_err(|source| StoreError::Dir { path: POSITION_FILE.into(), source })
     }
 
     /// The keeper's incarnation: `fresh` stored on the data directory's first start, the stored
@@ -93,10 +180,12 @@ impl Store {
     }
 
     /// Calls `each` for every journal entry after `after`, in order. Returns the last sequence
-    /// number seen (or `after`).
+    /// number seen (or `after`). A jump in the sequence is [`StoreError::Gap`] unless
+    /// `skip_gaps` (the operator accepted the loss).
     pub fn replay(
         &self,
         after: u64,
+        skip_gaps: bool,
         mut each: impl FnMut(u64, &str) -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
         let mut stmt = self.conn.prepare("SELECT seq, entry FROM journal WHERE seq > ?1 ORDER BY seq")?;
@@ -104,6 +193,9 @@ impl Store {
         let mut last = after;
         while let Some(row) = rows.next()? {
             let seq = row.get::<_, i64>(0)? as u64;
+            if seq != last + 1 && !skip_gaps {
+                return Err(StoreError::Gap { after: last, next: seq });
+            }
             let entry: String = row.get(1)?;
             each(seq, &entry)?;
             last = seq;
@@ -131,6 +223,9 @@ impl Store {
             }
         }
         tx.commit()?;
+        if let Some((last, _)) = entries.last() {
+            self.record_position(*last)?;
+        }
         Ok(())
     }
 
@@ -288,7 +383,7 @@ mod tests {
         assert_eq!(store.snapshot().unwrap(), Some((2, "{state}".into())));
         let mut seen = Vec::new();
         let last = store
-            .replay(2, |seq, e| {
+            .replay(2, false, |seq, e| {
                 seen.push((seq, e.to_owned()));
                 Ok(())
             })
@@ -342,5 +437,65 @@ mod tests {
         assert_eq!(recent.len() as u64, keep, "older commands pruned with the snapshot");
         assert_eq!(recent[0].0, 11);
         assert_eq!(recent.last().unwrap().0, keep + 10);
+    }
+
+    fn three_entries(dir: &Path) {
+        let mut store = Store::open(dir).unwrap();
+        store.append(&[(1, "a".into()), (2, "b".into()), (3, "c".into())], &[]).unwrap();
+    }
+
+    #[test]
+    fn a_whole_store_checks_out_and_a_new_one_too() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Store::open(dir.path()).unwrap().check_position().unwrap(), Position::Whole);
+        three_entries(dir.path());
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.check_position().unwrap(), Position::Whole);
+        store.save_snapshot(3, "{state}").unwrap();
+        assert_eq!(store.check_position().unwrap(), Position::Whole, "the snapshot covers the journal");
+    }
+
+    #[test]
+    fn a_deleted_or_emptied_database_is_behind_its_position() {
+        for damage in ["delete", "truncate"] {
+            let dir = tempfile::tempdir().unwrap();
+            three_entries(dir.path());
+            let db = dir.path().join(DB_FILE);
+            match damage {
+                "delete" => std::fs::remove_file(&db).unwrap(),
+                _ => std::fs::File::create(&db).map(drop).unwrap(),
+            }
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(
+                store.check_position().unwrap(),
+                Position::Behind { found: 0, expected: 3 },
+                "{damage}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_lost_or_garbled_position_file_is_named() {
+        for damage in ["delete", "garble"] {
+            let dir = tempfile::tempdir().unwrap();
+            three_entries(dir.path());
+            let file = dir.path().join(POSITION_FILE);
+            match damage {
+                "delete" => std::fs::remove_file(&file).unwrap(),
+                _ => std::fs::write(&file, [0u8; 21]).unwrap(),
+            }
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.check_position().unwrap(), Position::Unknown, "{damage}");
+        }
+    }
+
+    #[test]
+    fn a_gap_in_the_journal_stops_the_replay_unless_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        store.append(&[(1, "a".into()), (2, "b".into()), (4, "d".into())], &[]).unwrap();
+        let err = store.replay(0, false, |_, _| Ok(())).unwrap_err();
+        assert!(matches!(err, StoreError::Gap { after: 2, next: 4 }), "{err}");
+        assert_eq!(store.replay(0, true, |_, _| Ok(())).unwrap(), 4);
     }
 }

@@ -246,3 +246,77 @@ async fn refused_inputs_change_nothing_across_a_sigkill() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Runs the binary on `data_dir` expecting it to refuse to start; returns its stderr.
+fn refused_start(data_dir: &std::path::Path, backend: &str) -> String {
+    let mut child = Proc(
+        Command::new(env!("CARGO_BIN_EXE_sessionkeeper"))
+            .args(["serve", "--port", "0", "--laravel-api-url", backend, "--data-dir"])
+            .arg(data_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the binary"),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the binary started on damaged storage");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(!status.success(), "refused with a failure exit");
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    err
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_wal_or_database_refuses_the_start_until_the_loss_is_accepted() {
+    let backend = Backend::start(Mode::Ok).await;
+    for damage in ["wal", "database"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut child, base) = spawn(dir.path(), &backend.url());
+        let client = reqwest::Client::new();
+        for i in 0..50 {
+            let r = client.post(format!("{base}/sessions")).json(&json!({ "sessionId": format!("s{i}") }));
+            assert_eq!(r.send().await.unwrap().status(), 201);
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let wal = dir.path().join("sessionkeeper.db-wal");
+        assert!(wal.metadata().map(|m| m.len()).unwrap_or(0) > 0, "a killed host leaves its WAL");
+        match damage {
+            "wal" => std::fs::remove_file(&wal).unwrap(),
+            _ => std::fs::write(dir.path().join("sessionkeeper.db"), b"").unwrap(),
+        }
+        let err = refused_start(dir.path(), &backend.url());
+        assert!(err.contains("storage lost data") && err.contains("--accept-data-loss"), "{damage}: {err}");
+
+        // The override starts on what is left, and the next plain start is not refused again.
+        let (mut child, base) = {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_sessionkeeper"));
+            cmd.args(["serve", "--accept-data-loss", "--port", "0", "--laravel-api-url", &backend.url()])
+                .arg("--data-dir")
+                .arg(dir.path())
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit());
+            let mut child = Proc(cmd.spawn().unwrap());
+            let mut line = String::new();
+            BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+            let addr = line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect(&line);
+            let base = format!("http://{addr}");
+            (child, base)
+        };
+        assert!(health(&client, &base).await.is_some(), "{damage}: serves after the override");
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{damage}: graceful exit after the override: {status}");
+        let (mut child, base) = spawn(dir.path(), &backend.url());
+        assert!(health(&client, &base).await.is_some(), "{damage}: a plain start works again");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
