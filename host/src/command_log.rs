@@ -12,20 +12,41 @@ use tokio::sync::broadcast;
 /// Commands kept for catching up (in memory and in the store).
 pub const KEEP: usize = 10_000;
 
-/// Subscribers that fall this many commands behind are told they lagged.
+/// Commands the live feed holds for its slowest subscriber (shared, not per subscriber).
 const BUFFER: usize = 4_096;
+
+/// Commands one subscriber may have waiting before it is dropped with a `lagged` event.
+pub const CLIENT_CAP: usize = 1_024;
+
+/// Kept commands copied per step of a catch-up (a catch-up never copies the whole log).
+pub const PAGE: usize = 64;
 
 /// A command and its id.
 pub type Numbered = (u64, Command);
 
-/// What a subscriber catching up gets.
+/// What a subscriber catching up gets: where its backlog ends and the live feed after it.
+/// The backlog itself is read a [`PAGE`] at a time with [`CommandLog::page`].
 pub struct CatchUp {
-    /// Kept commands after the given id, oldest first.
-    pub backlog: Vec<Numbered>,
-    /// Everything published after them.
+    /// The first kept command after the given id is after this one.
+    pub from: u64,
+    /// The last command of the backlog; the live feed starts after it.
+    pub horizon: u64,
+    /// Everything published after `horizon`.
     pub live: broadcast::Receiver<Numbered>,
-    /// Commands after the given id that are no longer kept.
+    /// Commands after the given id that were no longer kept when it subscribed.
     pub missed: u64,
+}
+
+/// A page of a catch-up.
+#[derive(Debug)]
+pub enum Page {
+    /// The next kept commands after the given id, up to the horizon (empty at its end).
+    Commands(Vec<Numbered>),
+    /// The next command was dropped from the log while the reader was reading: it lagged.
+    Evicted {
+        /// Commands it will not get.
+        missed: u64,
+    },
 }
 
 /// Recent commands plus the live feed.
@@ -66,15 +87,33 @@ impl CommandLog {
         self.live.subscribe()
     }
 
-    /// The kept commands after `after`, then the live feed from there on (no gap, no repeat),
-    /// and how many commands after `after` are no longer kept (ids are consecutive).
+    /// A catch-up after `after`: the kept commands up to now are read with [`Self::page`], then
+    /// the live feed from there on (no gap, no repeat: both are fixed under one lock). `missed`
+    /// counts the commands after `after` no longer kept (ids are consecutive).
     pub fn subscribe_after(&self, after: u64) -> CatchUp {
         let recent = self.recent.lock().expect("command log lock");
         let live = self.live.subscribe();
+        let horizon = recent.back().map_or(after, |(id, _)| (*id).max(after));
+        let oldest = recent.front().map_or(horizon + 1, |(id, _)| *id);
+        let missed = oldest.saturating_sub(after + 1).min(horizon - after);
+        CatchUp { from: after.max(oldest.saturating_sub(1)), horizon, live, missed }
+    }
+
+    /// Up to [`PAGE`] kept commands after `after` and at most `horizon`.
+    pub fn page(&self, after: u64, horizon: u64) -> Page {
+        let recent = self.recent.lock().expect("command log lock");
+        if after >= horizon {
+            return Page::Commands(Vec::new());
+        }
+        match recent.front() {
+            Some((oldest, _)) if *oldest <= after + 1 => {}
+            Some((oldest, _)) => return Page::Evicted { missed: oldest.min(&(horizon + 1)) - after - 1 },
+            None => return Page::Evicted { missed: horizon - after },
+        }
         let start = recent.partition_point(|(id, _)| *id <= after);
-        let backlog: Vec<Numbered> = recent.range(start..).cloned().collect();
-        let missed = backlog.first().map_or(0, |(first, _)| first.saturating_sub(after + 1));
-        CatchUp { backlog, live, missed }
+        Page::Commands(
+            recent.range(start..).take_while(|(id, _)| *id <= horizon).take(PAGE).cloned().collect(),
+        )
     }
 }
 
@@ -98,16 +137,20 @@ mod tests {
     fn catch_up_then_live_without_gap_or_repeat() {
         let log = CommandLog::new(vec![(7, close("a")), (8, close("b"))]);
         assert_eq!(log.next_id(), 9);
-        let CatchUp { backlog, mut live, missed } = log.subscribe_after(7);
-        assert_eq!(backlog.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![8]);
+        let CatchUp { from, horizon, mut live, missed } = log.subscribe_after(7);
+        assert_eq!(ids(log.page(from, horizon)), vec![8]);
         assert_eq!(missed, 0);
         log.publish(9, close("c"));
         assert_eq!(live.try_recv().unwrap().0, 9);
         assert!(live.try_recv().is_err());
-        assert_eq!(log.subscribe_after(0).backlog.len(), 3);
+        assert_eq!(ids(log.page(8, horizon)), Vec::<u64>::new(), "the horizon ends the backlog");
+        let all = log.subscribe_after(0);
+        assert_eq!(ids(log.page(all.from, all.horizon)), vec![7, 8, 9]);
         // Ids 1 to 6 came before what is kept.
-        assert_eq!(log.subscribe_after(0).missed, 6);
-        assert_eq!(log.subscribe_after(9).backlog.len(), 0);
+        assert_eq!(all.missed, 6);
+        let none = log.subscribe_after(9);
+        assert_eq!(ids(log.page(none.from, none.horizon)), Vec::<u64>::new());
+        assert_eq!(none.missed, 0);
     }
 
     #[test]
@@ -118,8 +161,31 @@ mod tests {
             log.publish(id, close("s"));
         }
         let catch_up = log.subscribe_after(0);
-        assert_eq!(catch_up.backlog.len(), KEEP);
-        assert_eq!(catch_up.backlog[0].0, 6);
         assert_eq!(catch_up.missed, 5);
+        let first = ids(log.page(catch_up.from, catch_up.horizon));
+        assert_eq!(first.len(), PAGE, "read a page at a time, never the whole log");
+        assert_eq!(first[0], 6);
+    }
+
+    #[test]
+    fn a_reader_overtaken_by_eviction_is_told_what_it_missed() {
+        let log = CommandLog::new(Vec::new());
+        for id in 1..=10 {
+            log.publish(id, close("s"));
+        }
+        let catch_up = log.subscribe_after(0);
+        assert_eq!(catch_up.horizon, 10);
+        for id in 11..=(KEEP as u64 + 3) {
+            log.publish(id, close("s"));
+        }
+        // Ids 1 to 3 were dropped while it had not read them.
+        assert!(matches!(log.page(0, catch_up.horizon), Page::Evicted { missed: 3 }));
+    }
+
+    fn ids(page: Page) -> Vec<u64> {
+        match page {
+            Page::Commands(c) => c.into_iter().map(|(id, _)| id).collect(),
+            Page::Evicted { missed } => panic!("evicted, missed {missed}"),
+        }
     }
 }

@@ -117,6 +117,9 @@ fn evict_one(registry: &Registry, stats: &ConnectionStats) -> bool {
     }
 }
 
+/// Bytes of request and response one connection buffers at most.
+const CONNECTION_BUFFER: usize = 64 * 1024;
+
 /// Serves `router` on `listener` until `stop` is cancelled, then closes idle connections at
 /// once and lets busy ones finish their request for up to `grace`.
 pub async fn serve(
@@ -210,6 +213,9 @@ async fn connection(
     let http = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        // Bounds what one connection holds in memory, an event stream to a reader that does
+        // not read included (hyper's default is about 400 KiB).
+        .max_buf_size(CONNECTION_BUFFER)
         .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service));
     tokio::pin!(http);
     tokio::select! {
