@@ -327,7 +327,7 @@ impl Config {
         ConfigKey { name: "pacing", ts_type: "\"fixed\" | \"adaptive\"", meaning: "Fixed or adaptive pacing." },
         ConfigKey { name: "adaptiveMinSpacing", ts_type: "number", meaning: "Smallest spacing adaptive pacing may reach." },
         ConfigKey { name: "adaptiveLatencyTarget", ts_type: "number", meaning: "Latency above which adaptive pacing backs off." },
-        ConfigKey { name: "maxQueueSize", ts_type: "number", meaning: "Items held in the queue at most (in flight excluded); more is an explicit error." },
+        ConfigKey { name: "maxQueueSize", ts_type: "number", meaning: "Items held in the queue at most (in flight excluded): a custom call over it is refused (QueueFull); a status over it replaces the same session's newest waiting status (counted as superseded), so the queue exceeds it by at most two items per session." },
         ConfigKey { name: "maxAttempts", ts_type: "number", meaning: "Delivery attempts before an item is dead-lettered." },
         ConfigKey { name: "maxItemAge", ts_type: "number", meaning: "Age after which a failing item is dead-lettered instead of retried." },
         ConfigKey { name: "retryBaseDelay", ts_type: "number", meaning: "First retry delay of a failed delivery; doubles per attempt." },

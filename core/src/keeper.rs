@@ -409,8 +409,7 @@ impl Keeper {
                         coalesce_key: None,
                         payload: Payload::Status(StatusBody { at, meta, reason, session_id, status }),
                     };
-                    // Statuses are bounded by the sessions' transitions and must not be lost.
-                    let _ = self.queue.enqueue(now, item, true, &self.config);
+                    self.queue.enqueue_status(now, item, &self.config);
                 }
                 Effect::Qr { handle, session_id, meta, qr, at } => {
                     let body = QrBody { at, meta, qr, session_id };

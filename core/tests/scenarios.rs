@@ -457,6 +457,31 @@ fn queue_overflow_is_an_explicit_error() {
 }
 
 #[test]
+fn flapping_sessions_cannot_grow_the_queue_past_its_size_by_more_than_two_per_session() {
+    // Nothing is delivered (no results come back): every status stays queued.
+    let mut r = Rig::new(Config { max_queue_size: 20, sync_spacing: 0, ..Config::default() });
+    for s in 0..5 {
+        r.add(&format!("s{s}"));
+    }
+    for round in 0..200 {
+        for s in 0..5 {
+            let id = format!("s{s}");
+            let update = if round % 2 == 0 {
+                json!({"connection": "open"})
+            } else {
+                json!({"connection": "close", "lastDisconnect": {"error": {"output": {"statusCode": 428}}}})
+            };
+            let _ = r.update(&id, update);
+            r.now += 10;
+        }
+    }
+    let h = r.k.health(r.now);
+    assert!(h.queue.depth <= 20 + 2 * 5, "depth {} over the bound", h.queue.depth);
+    assert!(h.queue.superseded > 0, "the overflow is counted, not silent");
+    assert!(h.queue.conservation_ok);
+}
+
+#[test]
 fn restart_resends_what_was_in_flight() {
     let mut r = Rig::new(Config::default());
     r.add("i");

@@ -35,7 +35,7 @@ export interface KeeperConfig {
   adaptiveMinSpacing?: number;
   /** Latency above which adaptive pacing backs off. Default `1000`. */
   adaptiveLatencyTarget?: number;
-  /** Items held in the queue at most (in flight excluded); more is an explicit error. Default `10000`. */
+  /** Items held in the queue at most (in flight excluded): a custom call over it is refused (QueueFull); a status over it replaces the same session's newest waiting status (counted as superseded), so the queue exceeds it by at most two items per session. Default `10000`. */
   maxQueueSize?: number;
   /** Delivery attempts before an item is dead-lettered. Default `10`. */
   maxAttempts?: number;

@@ -219,6 +219,30 @@ impl SyncQueue {
         Ok(id)
     }
 
+    /// Accepts a session's status. Statuses are never refused (they must not be lost), but on a
+    /// full queue a new one replaces the newest status still waiting behind the lane's head (it
+    /// counts as superseded): the backend still gets the session's latest state, and a flapping
+    /// session cannot grow the queue past `maxQueueSize` by more than two items per session.
+    pub fn enqueue_status(&mut self, now: u64, new: NewItem, config: &Config) -> u64 {
+        if self.is_full(config) {
+            if let Some(lane) = self.lanes.get_mut(&new.lane) {
+                let len = lane.items.len();
+                if len >= 2 {
+                    let tail = lane.items.back_mut().expect("two items");
+                    if tail.in_flight.is_none() && tail.kind() == ItemKind::Status {
+                        let id = self.next_item_id;
+                        self.next_item_id += 1;
+                        tail.supersede(id, new, now);
+                        self.counters.accepted += 1;
+                        self.counters.superseded += 1;
+                        return id;
+                    }
+                }
+            }
+        }
+        self.enqueue(now, new, true, config).expect("forced")
+    }
+
     /// Dispatches every item the breaker and the pacer allow now.
     pub fn dispatch(
         &mut self,
