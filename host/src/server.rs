@@ -84,7 +84,7 @@ impl Running {
 
 /// Opens the store, recovers the state, starts the driver and the HTTP server.
 pub async fn start(settings: Settings) -> Result<Running, ServerError> {
-    let mut store = Store::open(&settings.data_dir)?;
+    let mut store = Store::open_capped(&settings.data_dir, settings.max_storage_mb)?;
     let recovered = recover(&mut store, &settings.core, settings.accept_data_loss)?;
     if recovered.restored {
         tracing::info!(replayed = recovered.replayed, "state restored");

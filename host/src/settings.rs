@@ -38,6 +38,7 @@ const HOST_KEYS: &[(&str, Kind)] = &[
     ("clientRequestTimeout", Kind::Integer),
     ("maxConnections", Kind::Integer),
     ("maxClockJump", Kind::Integer),
+    ("maxStorageMb", Kind::Integer),
 ];
 
 /// Default backend base URL (the seed's local Laravel API).
@@ -110,6 +111,9 @@ pub struct Settings {
     /// How far past the saved keeper time a restart may move keeper time (ms, default one
     /// hour): a wall clock that was wrong ahead for one run cannot leave the state further ahead.
     pub max_clock_jump: u64,
+    /// Size the database may grow to (MiB, default 0: no cap). At the cap, writes fail as on a
+    /// full disk: requests are answered 503 and the service stops (restart with a larger cap).
+    pub max_storage_mb: u64,
     /// Start although the store lost committed entries (the `--accept-data-loss` flag only).
     pub accept_data_loss: bool,
     /// The core's configuration.
@@ -137,6 +141,7 @@ impl Default for Settings {
             client_request_timeout: 30_000,
             max_connections: 512,
             max_clock_jump: 3_600_000,
+            max_storage_mb: 0,
             accept_data_loss: false,
             core: Config::default(),
             warnings: Vec::new(),
@@ -347,6 +352,9 @@ fn build(mut layered: Layered) -> Result<Settings, SettingsError> {
     }
     if let Some((v, o)) = take("maxClockJump") {
         s.max_clock_jump = ranged("maxClockJump", &v, &o, 0, 10 * 365 * 86_400_000)?;
+    }
+    if let Some((v, o)) = take("maxStorageMb") {
+        s.max_storage_mb = ranged("maxStorageMb", &v, &o, 0, 1 << 40)?;
     }
     // What is left belongs to the core.
     let origins: BTreeMap<&str, String> = layered.iter().map(|(k, (_, o))| (*k, o.clone())).collect();

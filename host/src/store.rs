@@ -49,6 +49,9 @@ pub enum StoreError {
         /// The first entry after it.
         next: u64,
     },
+    /// An earlier write failed; nothing is written after it.
+    #[error("storage failed earlier ({0}); nothing more is written until a restart")]
+    Failed(String),
     /// The writer thread is gone.
     #[error("storage: writer stopped")]
     Stopped,
@@ -82,6 +85,12 @@ pub type Snapshot = (u64, String);
 impl Store {
     /// Opens (creating if needed) the store under `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_capped(dir, 0)
+    }
+
+    /// Opens the store with the database capped at `max_mb` MiB (0: no cap); past it a write
+    /// fails as it does on a full disk.
+    pub fn open_capped(dir: &Path, max_mb: u64) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: dir.into(), source })?;
         let conn = Connection::open(dir.join(DB_FILE))?;
         conn.busy_timeout(std::time::Duration::from_secs(2))?;
@@ -89,6 +98,11 @@ impl Store {
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        if max_mb > 0 {
+            let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let pages = (max_mb.saturating_mul(1 << 20) / page.max(1) as u64).max(1);
+            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        }
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -321,6 +335,9 @@ impl Writer {
 
 fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
     let mut pending: Option<Job> = None;
+    // After a failed write nothing more is written: later entries would follow a hole, and a
+    // snapshot would hold inputs whose requests were refused. A restart recovers.
+    let mut failed: Option<String> = None;
     loop {
         let job = match pending.take() {
             Some(job) => job,
@@ -347,18 +364,27 @@ fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
                         Err(_) => break,
                     }
                 }
-                let result = store.append(&entries, &commands);
+                let result = match &failed {
+                    Some(first) => Err(StoreError::Failed(first.clone())),
+                    None => store.append(&entries, &commands),
+                };
                 if let Err(e) = &result {
-                    tracing::error!(error = %e, "journal append failed");
+                    if failed.is_none() {
+                        tracing::error!(error = %e, "journal append failed");
+                        failed = Some(e.to_string());
+                    }
                 }
                 for then in thens {
                     then(result.as_ref().map(|_| ()));
                 }
             }
             Job::Snapshot { upto, state, then } => {
-                let result = store.save_snapshot(upto, &state);
+                let result = match &failed {
+                    Some(first) => Err(StoreError::Failed(first.clone())),
+                    None => store.save_snapshot(upto, &state),
+                };
                 if let Err(e) = &result {
-                    tracing::error!(error = %e, "snapshot failed");
+                    tracing::error!(error = %e, "snapshot not written");
                 }
                 if let Some(then) = then {
                     then(result.as_ref().map(|_| ()));

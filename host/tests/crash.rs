@@ -320,3 +320,85 @@ async fn a_deleted_wal_or_database_refuses_the_start_until_the_loss_is_accepted(
         child.wait().unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_503_and_stops_and_nothing_acknowledged_is_lost() {
+    let backend = Backend::start(Mode::Hang).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Proc(
+        Command::new(env!("CARGO_BIN_EXE_sessionkeeper"))
+            .args(["serve", "--port", "0", "--laravel-api-url", &backend.url(), "--data-dir"])
+            .arg(dir.path())
+            .args([
+                "--set",
+                "maxStorageMb=1",
+                "--set",
+                "snapshotEvery=1000000",
+                "--set",
+                "shutdownTimeout=500",
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let base =
+        format!("http://{}", line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).unwrap());
+    let client = reqwest::Client::new();
+    let acked = Arc::new(AtomicUsize::new(0));
+    let full = Arc::new(AtomicUsize::new(0));
+    let mut posters = Vec::new();
+    for p in 0..4 {
+        let (client, base, acked, full) = (client.clone(), base.clone(), acked.clone(), full.clone());
+        posters.push(tokio::spawn(async move {
+            for i in 0.. {
+                let payload = json!({ "poster": p, "i": i, "pad": "x".repeat(30_000) });
+                let r =
+                    client.post(format!("{base}/enqueue")).json(&json!({ "path": "/x", "payload": payload }));
+                match r.send().await {
+                    Ok(resp) if resp.status() == 202 || resp.status() == 200 => {
+                        acked.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(resp) => {
+                        assert_eq!(resp.status(), 503, "a full disk is a 503, nothing else");
+                        assert!(resp.headers().contains_key("retry-after"));
+                        let body: Value = resp.json().await.unwrap();
+                        assert!(body["error"].as_str().unwrap().contains("storage"), "{body}");
+                        full.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                    // The service stopped after the failure: new connections are refused.
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    for p in posters {
+        p.await.unwrap();
+    }
+    assert!(full.load(Ordering::SeqCst) > 0, "the requests in flight when the disk filled got a 503");
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "a storage failure stops the service with a failure exit");
+
+    // More room: every acknowledged item is there.
+    let acked = acked.load(Ordering::SeqCst) as u64;
+    assert!(acked > 0);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sessionkeeper"));
+    cmd.args(["serve", "--port", "0", "--laravel-api-url", &backend.url(), "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = Proc(cmd.spawn().unwrap());
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let base =
+        format!("http://{}", line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).unwrap());
+    let h: Value = client.get(format!("{base}/health")).send().await.unwrap().json().await.unwrap();
+    assert!(h["queue"]["accepted"].as_u64().unwrap() >= acked, "acknowledged {acked}, restored {h}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
