@@ -1,10 +1,13 @@
 //! Load benchmark (not a test): N simulated sessions post Baileys `connection.update` events to
 //! a running `sessionkeeper` (the release binary, its own process) over loopback while a fake
 //! backend in this process answers 200. Reports sustained events/s, API p50/p99 latency,
-//! backend deliveries/s and the host's resident memory.
+//! backend deliveries/s and the host's resident memory, then runs the same steady load against
+//! a bare axum service that only parses the JSON ([`reference`], its own process too) and
+//! prints both side by side: p50/p99/p99.9 and requests/s, and the host's share of the
+//! reference's requests/s.
 //!
 //! ```sh
-//! cargo bench -p sessionkeeper-host --bench load -- --sessions 1000,10000 --seconds 10
+//! cargo bench -p sessionkeeper-host --bench load -- --sessions 1000,10000 --seconds 10 --connections 32
 //! ```
 //!
 //! Traffic stays on 127.0.0.1; every loop is bounded in time and the host is stopped at the end.
@@ -16,6 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+
+mod reference;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
 
@@ -26,7 +31,7 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut o = Options { sessions: vec![1_000, 10_000], seconds: 10, connections: 64 };
+    let mut o = Options { sessions: vec![1_000, 10_000], seconds: 10, connections: 32 };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < args.len() {
@@ -218,20 +223,25 @@ async fn drive(addr: &str, sessions: usize, conns: usize, phase: Phase, delivere
     Outcome { latencies, errors, elapsed, deliveries: delivered.load(Relaxed) - delivered_before }
 }
 
+fn pct(l: &[u32], p: f64) -> f64 {
+    l[((l.len() as f64 * p) as usize).min(l.len() - 1)] as f64 / 1000.0
+}
+
 fn report(phase: &str, sessions: usize, conns: usize, o: &Outcome, pid: u32) {
     let l = &o.latencies;
-    let pct = |p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)] as f64 / 1000.0;
+    let pct = |p: f64| pct(l, p);
     let (rss, hwm) = rss_kib(pid);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load = load.split_whitespace().next().unwrap_or("?").to_owned();
     println!(
         "{phase} sessions={sessions:>6} conns={conns} | {} events in {:.1}s = {:>6.0} events/s | API p50={:.2}ms \
-         p99={:.2}ms max={:.1}ms | non-2xx={} | backend deliveries {:.0}/s | host RSS {:.1} MB (peak {:.1} MB) | machine load {load}",
+         p99={:.2}ms p99.9={:.2}ms max={:.1}ms | non-2xx={} | backend deliveries {:.0}/s | host RSS {:.1} MB (peak {:.1} MB) | machine load {load}",
         l.len(),
         o.elapsed,
         l.len() as f64 / o.elapsed,
         pct(0.50),
         pct(0.99),
+        pct(0.999),
         *l.last().unwrap() as f64 / 1000.0,
         o.errors,
         o.deliveries as f64 / o.elapsed,
@@ -302,9 +312,59 @@ async fn run(sessions: usize, o: &Options, backend_url: &str, delivered: &Atomic
     report("steady", sessions, conns, &steady, pid);
     let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
     let _ = child.wait();
+
+    // The same steady load against the reference service.
+    let (mut reference, raddr) = spawn_reference();
+    let ignored = AtomicU64::new(0);
+    let base = drive(
+        &raddr,
+        sessions,
+        conns,
+        Phase::Steady(Instant::now() + Duration::from_secs(o.seconds)),
+        &ignored,
+    )
+    .await;
+    let _ = reference.kill();
+    let _ = reference.wait();
+    let rate = |o: &Outcome| o.latencies.len() as f64 / o.elapsed;
+    let line = |name: &str, o: &Outcome| {
+        println!(
+            "        {name:<9} {:>7.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  p99.9 {:>6.2} ms",
+            rate(o),
+            pct(&o.latencies, 0.50),
+            pct(&o.latencies, 0.99),
+            pct(&o.latencies, 0.999)
+        )
+    };
+    println!("        side by side, steady phase, {sessions} sessions, {conns} connections:");
+    line("host", &steady);
+    line("reference", &base);
+    println!(
+        "        host/reference requests/s = {:.2} (target >= 0.5); host p99 {:.2} ms (target < 10 ms)",
+        rate(&steady) / rate(&base),
+        pct(&steady.latencies, 0.99)
+    );
+}
+
+/// This benchmark's own executable, started again as the reference service.
+fn spawn_reference() -> (Child, String) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .arg("--serve-reference")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the reference service");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr =
+        line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect(&line).to_owned();
+    (child, addr)
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--serve-reference") {
+        return reference::serve();
+    }
     let o = options();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {

@@ -24,6 +24,9 @@ pub const DB_FILE: &str = "sessionkeeper.db";
 /// File name, under `dataDir`, of the last committed journal position.
 pub const POSITION_FILE: &str = "sessionkeeper.position";
 
+/// Records in the database that the position file is kept (so losing that file is noticed).
+const TRACK_POSITION: &str = "INSERT OR IGNORE INTO meta (key, value) VALUES ('position', 'kept')";
+
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -61,6 +64,8 @@ pub enum StoreError {
 pub struct Store {
     conn: Connection,
     position: std::fs::File,
+    /// Whether the database records that a position file is kept.
+    tracked: bool,
 }
 
 /// What the position file says about the database, read at open.
@@ -120,7 +125,9 @@ impl Store {
             .truncate(false)
             .open(&path)
             .map_err(|source| StoreError::Dir { path: path.clone(), source })?;
-        Ok(Self { conn, position })
+        let tracked =
+            conn.query_row("SELECT 1 FROM meta WHERE key = 'position'", [], |_| Ok(())).optional()?.is_some();
+        Ok(Self { conn, position, tracked })
     }
 
     /// The last journal sequence number the database holds (in the snapshot or the journal).
@@ -134,11 +141,7 @@ impl Store {
 
     /// Compares the database with the position file.
     pub fn check_position(&self) -> Result<Position, StoreError> {
-        let tracked: bool = self
-            .conn
-            .query_row("SELECT 1 FROM meta WHERE key = 'position'", [], |_| Ok(()))
-            .optional()?
-            .is_some();
+        let tracked = self.tracked;
         use std::os::unix::fs::FileExt as _;
         let mut buf = [0u8; 64];
         let n = self
@@ -163,7 +166,10 @@ impl Store {
     /// Records that the database holds everything up to `seq` (and that positions are kept).
     pub fn record_position(&mut self, seq: u64) -> Result<(), StoreError> {
         use std::os::unix::fs::FileExt as _;
-        self.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('position', 'kept')", [])?;
+        if !self.tracked {
+            self.conn.execute(TRACK_POSITION, [])?;
+            self.tracked = true;
+        }
         // Fixed width: an overwrite never leaves digits of a longer number behind.
         self.position
             .write_all_at(format!("{seq:020}\n").as_bytes(), 0)
@@ -235,8 +241,13 @@ impl Store {
             for (id, command) in commands {
                 stmt.execute(params![*id as i64, command])?;
             }
+            if !self.tracked && !entries.is_empty() {
+                // In the same transaction: no extra commit on the hot path.
+                tx.execute(TRACK_POSITION, [])?;
+            }
         }
         tx.commit()?;
+        self.tracked |= !entries.is_empty();
         if let Some((last, _)) = entries.last() {
             self.record_position(*last)?;
         }
