@@ -45,7 +45,7 @@ pub enum StoreError {
     #[error("storage: {0}")]
     Corrupt(String),
     /// The journal skips entries: some committed inputs are gone.
-    #[error("storage: the journal jumps from entry {after} to entry {next}: entries in between are missing")]
+    #[error("storage: the journal jumps from entry {after} to entry {next}: entries in between are missing. Restore them, or start with --accept-data-loss to go on without them")]
     Gap {
         /// The last entry before the gap.
         after: u64,
