@@ -82,9 +82,9 @@ impl CommandLog {
         let _ = self.live.send((id, command));
     }
 
-    /// The live feed only.
-    pub fn subscribe(&self) -> broadcast::Receiver<Numbered> {
-        self.live.subscribe()
+    /// The live feed only: a catch-up with nothing to catch up on.
+    pub fn subscribe(&self) -> CatchUp {
+        CatchUp { from: 0, horizon: 0, live: self.live.subscribe(), missed: 0 }
     }
 
     /// A catch-up after `after`: the kept commands up to now are read with [`Self::page`], then
@@ -118,13 +118,14 @@ impl CommandLog {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
 
     use sessionkeeper_core::{CommandKind, Reason};
 
     use super::*;
 
-    fn close(id: &str) -> Command {
+    /// A `close` command for `id`.
+    pub(crate) fn close(id: &str) -> Command {
         Command {
             kind: CommandKind::Close,
             session_id: id.into(),

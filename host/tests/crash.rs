@@ -38,20 +38,31 @@ impl Drop for Proc {
 
 /// Starts the binary; returns it and its base URL (read from its first stdout line).
 fn spawn(data_dir: &std::path::Path, backend: &str) -> (Proc, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sessionkeeper"))
-        .args(["serve", "--port", "0", "--laravel-api-url", backend, "--data-dir"])
-        .arg(data_dir)
-        .args(["--set", "syncSpacing=1", "--set", "maxConcurrentMessages=2", "--set", "snapshotEvery=150"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the binary");
+    spawn_with(
+        data_dir,
+        backend,
+        &["--set", "syncSpacing=1", "--set", "maxConcurrentMessages=2", "--set", "snapshotEvery=150"],
+    )
+}
+
+/// Starts the binary with these extra flags.
+fn spawn_with(data_dir: &std::path::Path, backend: &str, flags: &[&str]) -> (Proc, String) {
+    let mut child = Proc(
+        Command::new(env!("CARGO_BIN_EXE_sessionkeeper"))
+            .args(["serve", "--port", "0", "--laravel-api-url", backend, "--data-dir"])
+            .arg(data_dir)
+            .args(flags)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the binary"),
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
     let addr =
         line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect(&line).to_owned();
-    (Proc(child), format!("http://{addr}"))
+    (child, format!("http://{addr}"))
 }
 
 async fn health(client: &reqwest::Client, base: &str) -> Option<Value> {
@@ -295,21 +306,7 @@ async fn a_deleted_wal_or_database_refuses_the_start_until_the_loss_is_accepted(
         assert!(err.contains("storage lost data") && err.contains("--accept-data-loss"), "{damage}: {err}");
 
         // The override starts on what is left, and the next plain start is not refused again.
-        let (mut child, base) = {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_sessionkeeper"));
-            cmd.args(["serve", "--accept-data-loss", "--port", "0", "--laravel-api-url", &backend.url()])
-                .arg("--data-dir")
-                .arg(dir.path())
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit());
-            let mut child = Proc(cmd.spawn().unwrap());
-            let mut line = String::new();
-            BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-            let addr = line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect(&line);
-            let base = format!("http://{addr}");
-            (child, base)
-        };
+        let (mut child, base) = spawn_with(dir.path(), &backend.url(), &["--accept-data-loss"]);
         assert!(health(&client, &base).await.is_some(), "{damage}: serves after the override");
         Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
         let status = child.wait().unwrap();
@@ -325,28 +322,8 @@ async fn a_deleted_wal_or_database_refuses_the_start_until_the_loss_is_accepted(
 async fn a_full_disk_answers_503_and_stops_and_nothing_acknowledged_is_lost() {
     let backend = Backend::start(Mode::Hang).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Proc(
-        Command::new(env!("CARGO_BIN_EXE_sessionkeeper"))
-            .args(["serve", "--port", "0", "--laravel-api-url", &backend.url(), "--data-dir"])
-            .arg(dir.path())
-            .args([
-                "--set",
-                "maxStorageMb=1",
-                "--set",
-                "snapshotEvery=1000000",
-                "--set",
-                "shutdownTimeout=500",
-            ])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let base =
-        format!("http://{}", line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).unwrap());
+    let flags = ["--set", "maxStorageMb=1", "--set", "snapshotEvery=1000000", "--set", "shutdownTimeout=500"];
+    let (mut child, base) = spawn_with(dir.path(), &backend.url(), &flags);
     let client = reqwest::Client::new();
     let acked = Arc::new(AtomicUsize::new(0));
     let full = Arc::new(AtomicUsize::new(0));
@@ -386,17 +363,7 @@ async fn a_full_disk_answers_503_and_stops_and_nothing_acknowledged_is_lost() {
     // More room: every acknowledged item is there.
     let acked = acked.load(Ordering::SeqCst) as u64;
     assert!(acked > 0);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sessionkeeper"));
-    cmd.args(["serve", "--port", "0", "--laravel-api-url", &backend.url(), "--data-dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut child = Proc(cmd.spawn().unwrap());
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let base =
-        format!("http://{}", line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).unwrap());
+    let (mut child, base) = spawn_with(dir.path(), &backend.url(), &[]);
     let h: Value = client.get(format!("{base}/health")).send().await.unwrap().json().await.unwrap();
     assert!(h["queue"]["accepted"].as_u64().unwrap() >= acked, "acknowledged {acked}, restored {h}");
     child.kill().unwrap();

@@ -35,7 +35,7 @@ async fn pending_timeout_runs_on_tokio_time() {
         }
     });
     let running = server::start(settings).await.unwrap();
-    let mut commands = running.commands.subscribe();
+    let mut commands = running.commands.subscribe().live;
     running.driver.submit(Input::AddSession { session_id: "alice".into(), meta: None }).await.unwrap();
     let virtual_start = tokio::time::Instant::now();
     let real_start = Instant::now();

@@ -53,23 +53,11 @@ pub async fn commands(
     };
     let catch_up = match last_seen {
         Some(after) => state.commands.subscribe_after(after),
-        None => {
-            let live = state.commands.subscribe();
-            CatchUp { from: 0, horizon: 0, live, missed: 0 }
-        }
+        None => state.commands.subscribe(),
     };
     let filter = query.session_id;
     let wanted = move |command: &Command| filter.as_ref().is_none_or(|id| **id == *command.session_id);
-    let reader = Reader {
-        log: state.commands.clone(),
-        cursor: catch_up.from,
-        horizon: catch_up.horizon,
-        // Commands after `Last-Event-ID` that are no longer kept: the worker must resync, as
-        // when it lags behind the live feed.
-        gap: catch_up.missed,
-        page: Vec::new().into_iter(),
-        live: Some(catch_up.live),
-    };
+    let reader = Reader::new(state.commands.clone(), catch_up);
     let events = stream::unfold(reader, |mut reader| async move {
         let item = reader.next().await?;
         Some((item, reader))
@@ -102,6 +90,19 @@ struct Reader {
 }
 
 impl Reader {
+    fn new(log: Arc<CommandLog>, catch_up: CatchUp) -> Self {
+        Self {
+            log,
+            cursor: catch_up.from,
+            horizon: catch_up.horizon,
+            // Commands after `Last-Event-ID` that are no longer kept: the worker must resync,
+            // as when it lags behind the live feed.
+            gap: catch_up.missed,
+            page: Vec::new().into_iter(),
+            live: Some(catch_up.live),
+        }
+    }
+
     async fn next(&mut self) -> Option<Item> {
         if self.gap > 0 {
             return Some(Item::Lagged(std::mem::take(&mut self.gap)));
@@ -149,33 +150,16 @@ fn event(id: u64, command: &Command) -> Event {
 
 #[cfg(test)]
 mod tests {
-    use sessionkeeper_core::{CommandKind, Reason};
-
     use super::*;
+    use crate::command_log::tests::close;
     use crate::command_log::{KEEP, PAGE};
 
-    fn close(id: &str) -> Command {
-        Command {
-            kind: CommandKind::Close,
-            session_id: id.into(),
-            reason: Reason::Operator("t".into()),
-            at: 1,
-        }
-    }
-
     fn reader(log: &Arc<CommandLog>, after: Option<u64>) -> Reader {
-        let c = match after {
+        let catch_up = match after {
             Some(after) => log.subscribe_after(after),
-            None => CatchUp { from: 0, horizon: 0, live: log.subscribe(), missed: 0 },
+            None => log.subscribe(),
         };
-        Reader {
-            log: log.clone(),
-            cursor: c.from,
-            horizon: c.horizon,
-            gap: c.missed,
-            page: Vec::new().into_iter(),
-            live: Some(c.live),
-        }
+        Reader::new(log.clone(), catch_up)
     }
 
     async fn id(r: &mut Reader) -> u64 {
