@@ -28,10 +28,12 @@ struct Options {
     sessions: Vec<usize>,
     seconds: u64,
     connections: usize,
+    /// Extra `--set key=value` settings for the host, after the benchmark's own.
+    host_set: Vec<String>,
 }
 
 fn options() -> Options {
-    let mut o = Options { sessions: vec![1_000, 10_000], seconds: 10, connections: 32 };
+    let mut o = Options { sessions: vec![1_000, 10_000], seconds: 10, connections: 32, host_set: Vec::new() };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < args.len() {
@@ -42,6 +44,7 @@ fn options() -> Options {
             }
             "--seconds" => o.seconds = value.parse().expect("--seconds"),
             "--connections" => o.connections = value.parse().expect("--connections"),
+            "--host-set" => o.host_set.push(value),
             _ => {
                 i += 1;
                 continue;
@@ -133,12 +136,13 @@ fn rss_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn spawn_host(data_dir: &std::path::Path, backend: &str) -> (Child, String) {
+fn spawn_host(data_dir: &std::path::Path, backend: &str, host_set: &[String]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sessionkeeper"))
         .args(["serve", "--port", "0", "--laravel-api-url", backend, "--data-dir"])
         .arg(data_dir)
         .args(["--set", "syncSpacing=0", "--set", "maxConcurrentMessages=64", "--set", "maxQueueSize=100000"])
         .args(["--set", "maxConcurrentReconnects=100000"])
+        .args(host_set.iter().flat_map(|kv| ["--set", kv.as_str()]))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -267,7 +271,7 @@ async fn wait_drained(addr: &str) -> bool {
 
 async fn run(sessions: usize, o: &Options, backend_url: &str, delivered: &AtomicU64) {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = spawn_host(dir.path(), backend_url);
+    let (mut child, addr) = spawn_host(dir.path(), backend_url, &o.host_set);
     let pid = child.id();
     let conns = o.connections.min(sessions);
 

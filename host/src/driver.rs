@@ -6,7 +6,7 @@
 //! requests, publishes commands and starts deliveries. Delivery outcomes come back as
 //! `Input::DeliveryResult` and are journaled like any other input.
 
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -183,6 +183,7 @@ pub struct Driver {
     next_command_id: u64,
     since_snapshot: u64,
     last_snapshot: Instant,
+    snapshot_running: Arc<AtomicBool>,
     snapshot_every: u64,
     shutdown_timeout: Duration,
     draining: bool,
@@ -247,6 +248,7 @@ impl Driver {
             next_command_id,
             since_snapshot: 0,
             last_snapshot: Instant::now(),
+            snapshot_running: Arc::new(AtomicBool::new(false)),
             snapshot_every: parts.snapshot_every,
             shutdown_timeout: parts.shutdown_timeout,
             draining: false,
@@ -262,7 +264,8 @@ impl Driver {
         let now = self.clock.now();
         let _ = self.keeper.handle(now, Input::Restarted);
         self.drain_outputs(&mut batch);
-        self.snapshot();
+        let state = self.keeper.snapshot();
+        self.write_snapshot(state);
         self.flush(batch);
 
         let mut shutdown: Option<oneshot::Sender<()>> = None;
@@ -323,10 +326,11 @@ impl Driver {
                 break;
             }
             self.flush(batch);
-            if self.since_snapshot >= self.snapshot_every
-                || (self.since_snapshot > 0 && self.last_snapshot.elapsed() >= SNAPSHOT_INTERVAL)
+            if (self.since_snapshot >= self.snapshot_every
+                || (self.since_snapshot > 0 && self.last_snapshot.elapsed() >= SNAPSHOT_INTERVAL))
+                && !self.snapshot_running.load(Relaxed)
             {
-                self.snapshot();
+                self.snapshot_in_background();
             }
             if self.draining && self.effects.metrics.deliveries_in_flight.load(Relaxed) == 0 {
                 break;
@@ -471,8 +475,34 @@ impl Driver {
         });
     }
 
-    fn snapshot(&mut self) {
-        let state = self.keeper.snapshot();
+    /// Serialising the whole state takes long with many sessions: a copy is serialised on a
+    /// blocking thread while the driver goes on (one at a time; the writer ignores a snapshot
+    /// older than the one it has).
+    fn snapshot_in_background(&mut self) {
+        let keeper = self.keeper.clone();
+        let upto = self.next_seq - 1;
+        let writer = self.writer.clone();
+        let metrics = self.effects.metrics.clone();
+        let running = self.snapshot_running.clone();
+        running.store(true, Relaxed);
+        tokio::task::spawn_blocking(move || {
+            writer.send(Job::Snapshot {
+                upto,
+                state: keeper.snapshot(),
+                then: Some(Box::new(move |r| {
+                    if r.is_ok() {
+                        metrics.snapshots.fetch_add(1, Relaxed);
+                    }
+                    running.store(false, Relaxed);
+                })),
+            });
+        });
+        self.since_snapshot = 0;
+        self.last_snapshot = Instant::now();
+    }
+
+    /// Writes `state` (the keeper now) as the snapshot, in order with the batches sent so far.
+    fn write_snapshot(&mut self, state: String) {
         let metrics = self.effects.metrics.clone();
         self.writer.send(Job::Snapshot {
             upto: self.next_seq - 1,

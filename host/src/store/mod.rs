@@ -3,21 +3,23 @@
 //! The socket commands published on `/commands` are stored with the journal entries that caused
 //! them (the last [`crate::command_log::KEEP`]), so workers can catch up after a restart.
 //!
-//! Writes run on one dedicated thread ([`Writer`]) that commits batches of journal entries in
-//! one transaction (group commit) and only then runs the batch's continuation, which answers
-//! the HTTP requests and starts the deliveries. `synchronous=NORMAL` in WAL mode survives a
-//! process kill at any moment (not a power cut: use a battery-backed disk for that).
+//! Writes run on one dedicated thread ([`Writer`]); WAL checkpoints on another
+//! ([`checkpoint`]). `synchronous=NORMAL` in WAL mode survives a process kill at any moment
+//! (not a power cut: use a battery-backed disk for that).
 //!
 //! Beside the database, [`POSITION_FILE`] holds the last journal sequence number committed,
 //! rewritten after every commit. A start that finds the database behind it (a deleted or zeroed
 //! WAL, a truncated or replaced database file) knows committed entries are gone and says so,
 //! instead of starting on older state.
 
+mod checkpoint;
+mod writer;
+
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection, OptionalExtension};
+
+pub use writer::{Continuation, Job, Writer};
 
 /// File name of the database under `dataDir`.
 pub const DB_FILE: &str = "sessionkeeper.db";
@@ -55,6 +57,9 @@ pub enum StoreError {
     /// An earlier write failed; nothing is written after it.
     #[error("storage failed earlier ({0}); nothing more is written until a restart")]
     Failed(String),
+    /// Another process holds the data directory.
+    #[error("storage: data directory {0} is in use by another sessionkeeper process")]
+    InUse(PathBuf),
     /// The writer thread is gone.
     #[error("storage: writer stopped")]
     Stopped,
@@ -63,10 +68,18 @@ pub enum StoreError {
 /// The embedded store.
 pub struct Store {
     conn: Connection,
+    /// The database file, for the checkpoint thread's own connection.
+    db: PathBuf,
     position: std::fs::File,
     /// Whether the database records that a position file is kept.
     tracked: bool,
+    /// Journal entries up to this one are covered by the snapshot and deleted a chunk per
+    /// commit (deleting them all at once held the commits behind it).
+    trim_upto: u64,
 }
+
+/// Journal entries deleted per commit while a snapshot's entries are trimmed.
+const TRIM_CHUNK: i64 = 2_048;
 
 /// What the position file says about the database, read at open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,12 +110,28 @@ impl Store {
     /// fails as it does on a full disk.
     pub fn open_capped(dir: &Path, max_mb: u64) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: dir.into(), source })?;
-        let conn = Connection::open(dir.join(DB_FILE))?;
+        let path = dir.join(POSITION_FILE);
+        let position = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|source| StoreError::Dir { path: path.clone(), source })?;
+        // One process per data directory: the lock lives as long as the file handle (and the
+        // process: a kill releases it).
+        position.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => StoreError::InUse(dir.into()),
+            std::fs::TryLockError::Error(source) => StoreError::Dir { path: path.clone(), source },
+        })?;
+        let db = dir.join(DB_FILE);
+        let conn = Connection::open(&db)?;
         conn.busy_timeout(std::time::Duration::from_secs(2))?;
-        // One process per data directory: a second one fails to start ("database is locked").
-        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Checkpoints (and their fsyncs) run on the checkpoint thread, never inside a commit.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.pragma_update(None, "journal_size_limit", checkpoint::WAL_KEEP as i64)?;
         if max_mb > 0 {
             let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
             let pages = (max_mb.saturating_mul(1 << 20) / page.max(1) as u64).max(1);
@@ -115,19 +144,13 @@ impl Store {
              CREATE TABLE IF NOT EXISTS commands (id INTEGER PRIMARY KEY, command TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
         )?;
-        // Take the lock now rather than at the first write.
-        conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")?;
-        let path = dir.join(POSITION_FILE);
-        let position = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|source| StoreError::Dir { path: path.clone(), source })?;
         let tracked =
             conn.query_row("SELECT 1 FROM meta WHERE key = 'position'", [], |_| Ok(())).optional()?.is_some();
-        Ok(Self { conn, position, tracked })
+        let trim_upto = conn
+            .query_row("SELECT upto FROM snapshot WHERE id = 1", [], |r| r.get::<_, i64>(0))
+            .optional()?
+            .unwrap_or(0) as u64;
+        Ok(Self { conn, db, position, tracked, trim_upto })
     }
 
     /// The last journal sequence number the database holds (in the snapshot or the journal).
@@ -245,6 +268,7 @@ impl Store {
                 // In the same transaction: no extra commit on the hot path.
                 tx.execute(TRACK_POSITION, [])?;
             }
+            trim(&tx, self.trim_upto)?;
         }
         tx.commit()?;
         self.tracked |= !entries.is_empty();
@@ -264,19 +288,37 @@ impl Store {
     }
 
     /// Stores a snapshot that includes every entry up to `upto` and drops those entries.
+    /// A snapshot older than the one stored is ignored: the entries it would need are gone.
     pub fn save_snapshot(&mut self, upto: u64, state: &str) -> Result<(), StoreError> {
+        if upto < self.trim_upto {
+            return Ok(());
+        }
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT OR REPLACE INTO snapshot (id, upto, state) VALUES (1, ?1, ?2)",
             params![upto as i64, state],
         )?;
-        tx.execute("DELETE FROM journal WHERE seq <= ?1", params![upto as i64])?;
+        trim(&tx, upto)?;
         tx.execute(
             "DELETE FROM commands WHERE id <= (SELECT MAX(id) FROM commands) - ?1",
             params![crate::command_log::KEEP as i64],
         )?;
         tx.commit()?;
+        self.trim_upto = upto;
         Ok(())
+    }
+
+    /// Bytes in the WAL file (0 when there is none).
+    pub fn wal_bytes(&self) -> u64 {
+        let mut wal = self.db.clone().into_os_string();
+        wal.push("-wal");
+        std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Checkpoints on the writer's own connection, between two commits: `PASSIVE` copies what
+    /// the checkpoint thread left, `TRUNCATE` also empties the WAL file.
+    fn checkpoint(&self, mode: &str) {
+        checkpoint::checkpoint(&self.conn, mode);
     }
 
     /// Entries currently in the journal.
@@ -285,124 +327,14 @@ impl Store {
     }
 }
 
-/// What runs after a job is durable (or failed).
-pub type Continuation = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
-
-/// A job for the writer thread.
-pub enum Job {
-    /// Append entries (and the commands they caused), then run the continuation.
-    Append {
-        /// `(seq, entry JSON)`.
-        entries: Vec<(u64, String)>,
-        /// `(id, command JSON)`.
-        commands: Vec<(u64, String)>,
-        /// Runs once the entries are committed (or failed to be).
-        then: Continuation,
-    },
-    /// Store a snapshot covering entries up to `upto` and drop them from the journal.
-    Snapshot {
-        /// Last journal sequence number the state includes.
-        upto: u64,
-        /// The keeper's JSON.
-        state: String,
-        /// Runs once it is committed (or failed to be).
-        then: Option<Continuation>,
-    },
-}
-
-/// Handle to the writer thread. Dropping every handle stops the thread after it has written
-/// everything sent before.
-#[derive(Clone)]
-pub struct Writer {
-    tx: mpsc::Sender<Job>,
-}
-
-/// Appends gathered into one transaction at most.
-const MAX_GROUP: usize = 64;
-
-impl Writer {
-    /// Moves the store to a new writer thread.
-    pub fn spawn(store: Store) -> (Self, JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel();
-        let join = std::thread::Builder::new()
-            .name("sk-store".into())
-            .spawn(move || run(store, rx))
-            .expect("spawn the store writer thread");
-        (Self { tx }, join)
-    }
-
-    /// Queues a job; if the thread is gone the job's continuation gets [`StoreError::Stopped`].
-    pub fn send(&self, job: Job) {
-        if let Err(mpsc::SendError(job)) = self.tx.send(job) {
-            let err = StoreError::Stopped;
-            match job {
-                Job::Append { then, .. } => then(Err(&err)),
-                Job::Snapshot { then: Some(then), .. } => then(Err(&err)),
-                Job::Snapshot { then: None, .. } => {}
-            }
-        }
-    }
-}
-
-fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
-    let mut pending: Option<Job> = None;
-    // After a failed write nothing more is written: later entries would follow a hole, and a
-    // snapshot would hold inputs whose requests were refused. A restart recovers.
-    let mut failed: Option<String> = None;
-    loop {
-        let job = match pending.take() {
-            Some(job) => job,
-            None => match rx.recv() {
-                Ok(job) => job,
-                Err(_) => return,
-            },
-        };
-        match job {
-            Job::Append { mut entries, mut commands, then } => {
-                // Group commit: take the appends already waiting into the same transaction.
-                let mut thens = vec![then];
-                while thens.len() < MAX_GROUP {
-                    match rx.try_recv() {
-                        Ok(Job::Append { entries: more, commands: more_commands, then }) => {
-                            entries.extend(more);
-                            commands.extend(more_commands);
-                            thens.push(then);
-                        }
-                        Ok(other) => {
-                            pending = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                let result = match &failed {
-                    Some(first) => Err(StoreError::Failed(first.clone())),
-                    None => store.append(&entries, &commands),
-                };
-                if let Err(e) = &result {
-                    if failed.is_none() {
-                        tracing::error!(error = %e, "journal append failed");
-                        failed = Some(e.to_string());
-                    }
-                }
-                for then in thens {
-                    then(result.as_ref().map(|_| ()));
-                }
-            }
-            Job::Snapshot { upto, state, then } => {
-                let result = match &failed {
-                    Some(first) => Err(StoreError::Failed(first.clone())),
-                    None => store.save_snapshot(upto, &state),
-                };
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, "snapshot not written");
-                }
-                if let Some(then) = then {
-                    then(result.as_ref().map(|_| ()));
-                }
-            }
-        }
-    }
+/// Deletes the oldest chunk of the journal entries up to `upto` (replay starts after the
+/// snapshot, so the ones not deleted yet are never read).
+fn trim(tx: &rusqlite::Transaction<'_>, upto: u64) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE seq <= ?1 ORDER BY seq LIMIT ?2)",
+        params![upto as i64, TRIM_CHUNK],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -434,32 +366,46 @@ mod tests {
     fn a_second_process_cannot_open_the_same_directory() {
         let dir = tempfile::tempdir().unwrap();
         let _first = Store::open(dir.path()).unwrap();
-        assert!(Store::open(dir.path()).is_err());
+        assert!(matches!(Store::open(dir.path()), Err(StoreError::InUse(_))));
     }
 
     #[test]
-    fn writer_runs_continuations_in_order_after_commit() {
+    fn commits_never_checkpoint_the_wal_themselves() {
         let dir = tempfile::tempdir().unwrap();
-        let (writer, join) = Writer::spawn(Store::open(dir.path()).unwrap());
-        let (tx, rx) = mpsc::channel();
-        for seq in 1..=100u64 {
-            let tx = tx.clone();
-            writer.send(Job::Append {
-                entries: vec![(seq, format!("e{seq}"))],
-                commands: vec![(seq, format!("c{seq}"))],
-                then: Box::new(move |r| tx.send((seq, r.is_ok())).unwrap()),
-            });
+        let mut store = Store::open(dir.path()).unwrap();
+        let big = "x".repeat(2_000);
+        for seq in 1..=3_000u64 {
+            store.append(&[(seq, big.clone())], &[]).unwrap();
         }
-        drop(writer);
-        join.join().unwrap();
-        let got: Vec<_> = rx.try_iter().collect();
-        assert_eq!(got, (1..=100).map(|s| (s, true)).collect::<Vec<_>>());
+        // SQLite's automatic checkpoint would have started the WAL over after 1,000 pages.
+        let frames = checkpoint::checkpoint(&store.conn, "PASSIVE").unwrap();
+        assert!(frames > 3_000, "{frames} frames in the WAL");
+    }
+
+    #[test]
+    fn a_snapshot_trims_the_journal_a_chunk_per_commit_and_an_older_one_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let n = 3 * TRIM_CHUNK as u64;
+        let entries: Vec<(u64, String)> = (1..=n).map(|s| (s, format!("e{s}"))).collect();
+        store.append(&entries, &[]).unwrap();
+        store.save_snapshot(n - 1, "{new}").unwrap();
+        assert_eq!(store.journal_len().unwrap(), n - TRIM_CHUNK as u64);
+        store.append(&[(n + 1, "next".into())], &[]).unwrap();
+        assert_eq!(store.journal_len().unwrap(), n + 1 - 2 * TRIM_CHUNK as u64);
+        // A snapshot serialised earlier but arriving later changes nothing.
+        store.save_snapshot(10, "{old}").unwrap();
+        drop(store);
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.journal_len().unwrap(), 100);
-        assert_eq!(
-            store.recent_commands(3).unwrap(),
-            vec![(98, "c98".into()), (99, "c99".into()), (100, "c100".into())]
-        );
+        assert_eq!(store.snapshot().unwrap(), Some((n - 1, "{new}".into())));
+        let mut seen = Vec::new();
+        store
+            .replay(n - 1, false, |seq, _| {
+                seen.push(seq);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, vec![n, n + 1]);
     }
 
     #[test]
