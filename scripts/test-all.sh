@@ -39,5 +39,8 @@ echo "== edge conformance: the host binary and the npm handler() answer alike (p
 cargo build -q -p sessionkeeper-host
 SK_REQUIRE_PROMTOOL=1 node tests/conformance/run.mjs
 
+echo "== soak, short: the host binary against a flapping backend and squatting connections; nothing acknowledged is lost"
+cargo bench -q --profile dev -p sessionkeeper-host --bench soak -- --minutes 2 --rate 200 --sessions 200
+
 echo "== sim smoke run"
 cargo run -q -p sessionkeeper-sim -- --users 200 --hours 2 --json > /dev/null

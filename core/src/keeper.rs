@@ -342,9 +342,14 @@ impl Keeper {
     fn retry_dead_letter(&mut self, now: u64, item_id: u64) -> Result<(), KeeperError> {
         match self.queue.dead_kind(item_id) {
             None => return Err(KeeperError::UnknownDeadLetter(item_id)),
-            Some(ItemKind::Qr) => {
+            Some((ItemKind::Qr, _)) => {
                 return Err(KeeperError::InvalidItem(
                     "a dead-lettered QR is not sent again: it expired".into(),
+                ))
+            }
+            Some((ItemKind::Status, true)) => {
+                return Err(KeeperError::InvalidItem(
+                    "a newer status of this session was sent since: sending this one again would move the backend's view back".into(),
                 ))
             }
             Some(_) => {}

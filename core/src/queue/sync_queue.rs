@@ -92,6 +92,10 @@ struct DeadItem {
     /// Its lane, for items of no session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     lane: Option<LaneKey>,
+    /// A status of its session newer than this one was accepted: sending this one again would
+    /// move the backend's view of the session back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    outdated: bool,
 }
 
 /// The sync queue.
@@ -224,6 +228,14 @@ impl SyncQueue {
     /// counts as superseded): the backend still gets the session's latest state, and a flapping
     /// session cannot grow the queue past `maxQueueSize` by more than two items per session.
     pub fn enqueue_status(&mut self, now: u64, new: NewItem, config: &Config) -> u64 {
+        if !self.dead_items.is_empty() {
+            let session = new.payload.session_id();
+            for dead in self.dead_items.values_mut() {
+                if dead.payload.kind() == ItemKind::Status && dead.payload.session_id() == session {
+                    dead.outdated = true;
+                }
+            }
+        }
         if self.is_full(config) {
             if let Some(lane) = self.lanes.get_mut(&new.lane) {
                 let len = lane.items.len();
@@ -493,8 +505,11 @@ impl SyncQueue {
         self.dead_letters.push_back(letter);
         // A session's items are given a lane of that session again when retried (its handle may
         // be reused by then); others go back to the lane they were in.
+        // Whatever is left in a session's lane came after it.
+        let outdated = item.kind() == ItemKind::Status
+            && self.lane_items(lane).any(|i| i.id != item.id && i.kind() == ItemKind::Status);
         let lane = item.payload.session_id().is_none().then(|| lane.clone());
-        self.dead_items.insert(item.id, DeadItem { payload: item.payload, lane });
+        self.dead_items.insert(item.id, DeadItem { payload: item.payload, lane, outdated });
         while self.dead_letters.len() > config.dead_letter_limit as usize {
             if let Some(old) = self.dead_letters.pop_front() {
                 self.dead_items.remove(&old.item_id);
@@ -521,9 +536,10 @@ impl SyncQueue {
         Some((item.payload, item.lane))
     }
 
-    /// The kind of a kept dead letter's item (`None`: no such letter is kept).
-    pub fn dead_kind(&self, item_id: u64) -> Option<ItemKind> {
-        self.dead_items.get(&item_id).map(|d| d.payload.kind())
+    /// The kind of a kept dead letter's item, and whether a newer status of its session came
+    /// since (`None`: no such letter is kept).
+    pub fn dead_kind(&self, item_id: u64) -> Option<(ItemKind, bool)> {
+        self.dead_items.get(&item_id).map(|d| (d.payload.kind(), d.outdated))
     }
 
     /// Sends a dead item again: queued at the end of `lane` under its own id, so its

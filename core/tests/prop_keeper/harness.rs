@@ -369,6 +369,26 @@ impl Harness {
             Transition::CleanupPending { older_than_ms } => {
                 let _ = self.handle(Input::CleanupPending { older_than_ms: *older_than_ms });
             }
+            Transition::RetryDeadLetter { pick } => {
+                let item_id = self.pick_dead_letter(*pick);
+                // Back in its lane under the same id, it may be sent (in this very call) and die
+                // again; a refused retry leaves it dead.
+                let was_dead = self.obs.dead_items.remove(&item_id);
+                self.obs.retried.insert(item_id);
+                if self.handle(Input::RetryDeadLetter { item_id }).is_err() && was_dead {
+                    self.obs.dead_items.insert(item_id);
+                }
+            }
+            Transition::DiscardDeadLetter { pick } => {
+                let item_id = self.pick_dead_letter(*pick);
+                let kept = self.main.dead_letters().iter().any(|d| d.letter.item_id == item_id);
+                let result = self.handle(Input::DiscardDeadLetter { item_id });
+                assert_eq!(result.is_ok(), kept, "discarding dead letter {item_id}: {result:?}");
+                assert!(
+                    !self.main.dead_letters().iter().any(|d| d.letter.item_id == item_id),
+                    "discarded, still kept"
+                );
+            }
             Transition::Restarted { crash } => {
                 if *crash {
                     self.main = Keeper::restore(&self.main.snapshot()).expect("restores");
@@ -384,6 +404,15 @@ impl Harness {
                 assert_eq!(self.handle(Input::Restarted), Ok(Ack::Accepted));
             }
         }
+    }
+
+    /// The id of the kept dead letter at `pick` (modulo their number), or one never used.
+    fn pick_dead_letter(&self, pick: usize) -> u64 {
+        let kept = self.main.dead_letters();
+        if kept.is_empty() {
+            return u64::MAX;
+        }
+        kept[pick % kept.len()].letter.item_id
     }
 
     fn render_update(&mut self, id: &Sid, update: &Update) -> ConnectionUpdate {

@@ -82,6 +82,9 @@ pub struct Observer {
     pub done_items: BTreeSet<u64>,
     /// Items dead-lettered: never sent again.
     pub dead_items: BTreeSet<u64>,
+    /// Dead letters an operator sent again: they go to the end of their lane, behind newer
+    /// items (a status only while it is its session's newest).
+    pub retried: BTreeSet<u64>,
     /// When the breaker last opened.
     pub opened_at: Option<u64>,
     /// No dispatch before this (Retry-After pauses).
@@ -123,6 +126,7 @@ impl Observer {
             delivered: 0,
             done_items: BTreeSet::new(),
             dead_items: BTreeSet::new(),
+            retried: BTreeSet::new(),
             opened_at: None,
             paused_until: 0,
             key_owner: BTreeMap::new(),
@@ -316,8 +320,10 @@ impl Observer {
             "dispatch at {now} during a Retry-After pause until {}",
             self.paused_until
         );
-        let pending_of = (d.path == "/status" && d.body.to_value()["status"] == "pending")
-            .then(|| d.session_id.as_deref().unwrap_or_default().to_owned());
+        let pending_of = (d.path == "/status"
+            && d.body.to_value()["status"] == "pending"
+            && !self.retried.contains(&d.item_id))
+        .then(|| d.session_id.as_deref().unwrap_or_default().to_owned());
         self.in_flight.insert(
             d.delivery_id,
             Flight {
@@ -334,7 +340,7 @@ impl Observer {
             _ => assert!(d.render_qr.is_none(), "custom item with a QR to render"),
         }
         // Per-lane FIFO for items that are never coalesced.
-        if d.path == "/status" || self.unkeyed.contains(&d.item_id) {
+        if (d.path == "/status" || self.unkeyed.contains(&d.item_id)) && !self.retried.contains(&d.item_id) {
             let lane = d.session_id.as_deref().unwrap_or("custom").to_owned();
             if let Some(&last) = self.lane_order.get(&lane) {
                 assert!(d.item_id >= last, "item {} of lane {lane} sent after a later one {last}", d.item_id);

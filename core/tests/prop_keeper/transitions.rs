@@ -202,6 +202,10 @@ pub enum Transition {
     Restarted { crash: bool },
     /// A copy of the keeper is restored from its snapshot and runs in lockstep from here on.
     SnapshotRestore,
+    /// An operator re-sends the kept dead letter at position `pick` (an unknown id if none).
+    RetryDeadLetter { pick: usize },
+    /// An operator discards the kept dead letter at position `pick` (an unknown id if none).
+    DiscardDeadLetter { pick: usize },
 }
 
 fn any_sid() -> BoxedStrategy<Sid> {
@@ -334,6 +338,8 @@ pub fn transition(state: &ModelState, scale: u64) -> BoxedStrategy<Transition> {
             .prop_map(|older_than_ms| Transition::CleanupPending { older_than_ms }),
         6 => any::<bool>().prop_map(|crash| Transition::Restarted { crash }),
         40 => Just(Transition::SnapshotRestore),
+        8 => any::<usize>().prop_map(|pick| Transition::RetryDeadLetter { pick }),
+        4 => any::<usize>().prop_map(|pick| Transition::DiscardDeadLetter { pick }),
     ]
     .boxed()
 }

@@ -124,7 +124,12 @@ impl Shared {
         let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         if let (Some(session), Some(status)) = (json["sessionId"].as_str(), json["status"].as_str()) {
             let at = json["at"].as_u64().unwrap_or(0);
-            self.statuses.lock().unwrap().entry(session.to_owned()).or_default().push((at, status.to_owned()));
+            self.statuses
+                .lock()
+                .unwrap()
+                .entry(session.to_owned())
+                .or_default()
+                .push((at, status.to_owned()));
         }
         self.acked.lock().unwrap().insert(key);
     }

@@ -62,7 +62,10 @@ fn event(step: u64, id: &str) -> (Value, Expect) {
     let step = if step < LOOP { step } else { LOOP + (step - LOOP) % 3 };
     match step {
         0 => (serde_json::json!({"connection": "connecting"}), Expect::Nothing),
-        1..=3 => (serde_json::json!({"qr": format!("2@{id}-{step}-AAAAAAAAAAAAAAAAAAAAAAAAAAAA,BBBB=,CCCC=,DDDD=")}), Expect::Pending),
+        1..=3 => (
+            serde_json::json!({"qr": format!("2@{id}-{step}-AAAAAAAAAAAAAAAAAAAAAAAAAAAA,BBBB=,CCCC=,DDDD=")}),
+            Expect::Pending,
+        ),
         4 | 7 => (serde_json::json!({"connection": "open"}), Expect::Connected),
         5 => (
             serde_json::json!({"connection": "close", "lastDisconnect": {"error": {"message": "Connection Closed", "output": {"statusCode": 428}}}}),
@@ -120,7 +123,8 @@ fn spawn_host(dir: &std::path::Path, backend: &str) -> (Child, String) {
         .expect("start the host");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect(&line).to_owned();
+    let addr =
+        line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect(&line).to_owned();
     (child, addr)
 }
 
@@ -205,7 +209,8 @@ async fn run(o: Options) -> bool {
     );
     let ids: Vec<String> = (0..o.sessions).map(|i| format!("soak-{i}")).collect();
     for id in &ids {
-        let r = client.post(format!("{base}/sessions")).json(&serde_json::json!({"sessionId": id})).send().await;
+        let r =
+            client.post(format!("{base}/sessions")).json(&serde_json::json!({"sessionId": id})).send().await;
         assert_eq!(r.map(|r| r.status().as_u16()).ok(), Some(201), "add {id}");
     }
 
@@ -216,7 +221,13 @@ async fn run(o: Options) -> bool {
     let mut tasks = Vec::new();
     for w in 0..workers {
         let mine: Vec<String> = ids.iter().skip(w).step_by(workers).cloned().collect();
-        tasks.push(tokio::spawn(generate(base.clone(), mine, o.rate as f64 / workers as f64, until, tally.clone())));
+        tasks.push(tokio::spawn(generate(
+            base.clone(),
+            mine,
+            o.rate as f64 / workers as f64,
+            until,
+            tally.clone(),
+        )));
     }
     let schedule = tokio::spawn(incidents::run(backend.clone(), o.seed, run_for));
     let squat = squatters::Squatters::start(&addr, o.idle, o.slowloris);
@@ -327,7 +338,10 @@ async fn run(o: Options) -> bool {
         failures.push("the queue's accounting does not balance".into());
     }
     if n(&q["deadLettered"]) != 0 {
-        failures.push(format!("{} items dead-lettered (no answer in this run says an item is bad)", n(&q["deadLettered"])));
+        failures.push(format!(
+            "{} items dead-lettered (no answer in this run says an item is bad)",
+            n(&q["deadLettered"])
+        ));
     }
     // An item answered 200 after the host gave up on it (a slow answer past the timeout) may
     // have been superseded since: the backend then holds it, the host counts it superseded.
@@ -343,7 +357,9 @@ async fn run(o: Options) -> bool {
     for (session, expect) in tally.last.lock().unwrap().iter() {
         let got = statuses.get(session).and_then(|s| s.last()).map(|(_, s)| s.as_str());
         if got != expect.status() {
-            wrong.push(format!("{session}: last acknowledged event means {expect:?}, backend's last status {got:?}"));
+            wrong.push(format!(
+                "{session}: last acknowledged event means {expect:?}, backend's last status {got:?}"
+            ));
         }
     }
     for (session, seen) in &statuses {

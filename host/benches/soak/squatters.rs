@@ -30,7 +30,8 @@ impl Squatters {
                         continue;
                     };
                     if slowloris {
-                        let _ = s.write_all(b"POST /sessions/x/events HTTP/1.1\r\nHost: soak\r\nX-Slow: ").await;
+                        let _ =
+                            s.write_all(b"POST /sessions/x/events HTTP/1.1\r\nHost: soak\r\nX-Slow: ").await;
                     }
                     let mut buf = [0u8; 256];
                     loop {
