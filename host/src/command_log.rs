@@ -90,9 +90,18 @@ impl CommandLog {
     /// A catch-up after `after`: the kept commands up to now are read with [`Self::page`], then
     /// the live feed from there on (no gap, no repeat: both are fixed under one lock). `missed`
     /// counts the commands after `after` no longer kept (ids are consecutive).
+    ///
+    /// An id past the newest command was handed out before the store was reset (a start with
+    /// `--accept-data-loss` on a lost database numbers commands from 1 again): the worker gets
+    /// `lagged` (the commands up to its id are gone, it must resync) and then the whole log.
     pub fn subscribe_after(&self, after: u64) -> CatchUp {
         let recent = self.recent.lock().expect("command log lock");
         let live = self.live.subscribe();
+        let newest = recent.back().map_or(0, |(id, _)| *id);
+        if after > newest {
+            let from = recent.front().map_or(0, |(id, _)| id - 1);
+            return CatchUp { from, horizon: newest, live, missed: after - newest };
+        }
         let horizon = recent.back().map_or(after, |(id, _)| (*id).max(after));
         let oldest = recent.front().map_or(horizon + 1, |(id, _)| *id);
         let missed = oldest.saturating_sub(after + 1).min(horizon - after);

@@ -222,4 +222,15 @@ mod tests {
         }
         assert!(r.next().await.is_none());
     }
+
+    #[tokio::test]
+    async fn an_id_from_before_a_store_reset_gets_lagged_then_the_whole_log() {
+        // The store was lost and accepted as lost: ids start at 1 again, the worker saw 5,000.
+        let log = Arc::new(CommandLog::new((1..=3).map(|n| (n, close("a"))).collect()));
+        let mut r = reader(&log, Some(5_000));
+        assert!(matches!(r.next().await, Some(Item::Lagged(4_997))));
+        log.publish(4, close("b"));
+        let got = [id(&mut r).await, id(&mut r).await, id(&mut r).await, id(&mut r).await];
+        assert_eq!(got, [1, 2, 3, 4]);
+    }
 }
