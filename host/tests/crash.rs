@@ -5,36 +5,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use common::binary::{spawn_with, Proc};
 use common::{eventually, Backend, Mode};
 use serde_json::{json, Value};
-
-/// The binary, killed when dropped (a failing assertion must not leave it running).
-struct Proc(Child);
-
-impl std::ops::Deref for Proc {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Proc {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts the binary; returns it and its base URL (read from its first stdout line).
 fn spawn(data_dir: &std::path::Path, backend: &str) -> (Proc, String) {
@@ -43,26 +20,6 @@ fn spawn(data_dir: &std::path::Path, backend: &str) -> (Proc, String) {
         backend,
         &["--set", "syncSpacing=1", "--set", "maxConcurrentMessages=2", "--set", "snapshotEvery=150"],
     )
-}
-
-/// Starts the binary with these extra flags.
-fn spawn_with(data_dir: &std::path::Path, backend: &str, flags: &[&str]) -> (Proc, String) {
-    let mut child = Proc(
-        Command::new(env!("CARGO_BIN_EXE_sessionkeeper"))
-            .args(["serve", "--port", "0", "--laravel-api-url", backend, "--data-dir"])
-            .arg(data_dir)
-            .args(flags)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the binary"),
-    );
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let addr =
-        line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect(&line).to_owned();
-    (child, format!("http://{addr}"))
 }
 
 async fn health(client: &reqwest::Client, base: &str) -> Option<Value> {

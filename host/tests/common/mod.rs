@@ -1,6 +1,8 @@
 //! Shared test helpers: a fake backend, starting the host in-process, polling with deadlines.
 #![allow(dead_code)]
 
+pub mod binary;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
