@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 
 mod reference;
+#[path = "shared/mod.rs"]
+mod shared;
+use shared::{pct, rss_kib, spawn_host};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
 
@@ -123,38 +126,6 @@ impl Conn {
     }
 }
 
-fn rss_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-fn spawn_host(data_dir: &std::path::Path, backend: &str, host_set: &[String]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sessionkeeper"))
-        .args(["serve", "--port", "0", "--laravel-api-url", backend, "--data-dir"])
-        .arg(data_dir)
-        .args(["--set", "syncSpacing=0", "--set", "maxConcurrentMessages=64", "--set", "maxQueueSize=100000"])
-        .args(["--set", "maxConcurrentReconnects=100000"])
-        .args(host_set.iter().flat_map(|kv| ["--set", kv.as_str()]))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the host");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr =
-        line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect(&line).to_owned();
-    (child, addr)
-}
-
 #[derive(Clone, Copy)]
 enum Phase {
     Login,
@@ -227,10 +198,6 @@ async fn drive(addr: &str, sessions: usize, conns: usize, phase: Phase, delivere
     Outcome { latencies, errors, elapsed, deliveries: delivered.load(Relaxed) - delivered_before }
 }
 
-fn pct(l: &[u32], p: f64) -> f64 {
-    l[((l.len() as f64 * p) as usize).min(l.len() - 1)] as f64 / 1000.0
-}
-
 fn report(phase: &str, sessions: usize, conns: usize, o: &Outcome, pid: u32) {
     let l = &o.latencies;
     let pct = |p: f64| pct(l, p);
@@ -271,7 +238,16 @@ async fn wait_drained(addr: &str) -> bool {
 
 async fn run(sessions: usize, o: &Options, backend_url: &str, delivered: &AtomicU64) {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = spawn_host(dir.path(), backend_url, &o.host_set);
+    let mut settings: Vec<String> = [
+        "syncSpacing=0",
+        "maxConcurrentMessages=64",
+        "maxQueueSize=100000",
+        "maxConcurrentReconnects=100000",
+    ]
+    .map(String::from)
+    .to_vec();
+    settings.extend(o.host_set.iter().cloned());
+    let (mut child, addr) = spawn_host(dir.path(), backend_url, &settings, "warn");
     let pid = child.id();
     let conns = o.connections.min(sessions);
 

@@ -189,6 +189,16 @@ pub struct Driver {
     draining: bool,
 }
 
+/// Marks a background snapshot as running until dropped: written, failed, or its thread
+/// panicked, the next one may start.
+struct Running(Arc<AtomicBool>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.store(false, Relaxed);
+    }
+}
+
 /// How the driver is set up.
 pub struct DriverParts {
     /// The recovered keeper.
@@ -482,18 +492,17 @@ impl Driver {
         let keeper = self.keeper.clone();
         let upto = self.next_seq - 1;
         let writer = self.writer.clone();
-        let metrics = self.effects.metrics.clone();
-        let running = self.snapshot_running.clone();
-        running.store(true, Relaxed);
+        let done = self.snapshot_done();
+        let running = Running(self.snapshot_running.clone());
+        running.0.store(true, Relaxed);
         tokio::task::spawn_blocking(move || {
+            let state = keeper.snapshot();
             writer.send(Job::Snapshot {
                 upto,
-                state: keeper.snapshot(),
+                state,
                 then: Some(Box::new(move |r| {
-                    if r.is_ok() {
-                        metrics.snapshots.fetch_add(1, Relaxed);
-                    }
-                    running.store(false, Relaxed);
+                    done(r);
+                    drop(running);
                 })),
             });
         });
@@ -501,17 +510,22 @@ impl Driver {
         self.last_snapshot = Instant::now();
     }
 
+    /// Counts a written snapshot.
+    fn snapshot_done(&self) -> impl FnOnce(Result<(), &StoreError>) + Send + 'static {
+        let metrics = self.effects.metrics.clone();
+        move |r| {
+            if r.is_ok() {
+                metrics.snapshots.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
     /// Writes `state` (the keeper now) as the snapshot, in order with the batches sent so far.
     fn write_snapshot(&mut self, state: String) {
-        let metrics = self.effects.metrics.clone();
         self.writer.send(Job::Snapshot {
             upto: self.next_seq - 1,
             state,
-            then: Some(Box::new(move |r| {
-                if r.is_ok() {
-                    metrics.snapshots.fetch_add(1, Relaxed);
-                }
-            })),
+            then: Some(Box::new(self.snapshot_done())),
         });
         self.since_snapshot = 0;
         self.last_snapshot = Instant::now();

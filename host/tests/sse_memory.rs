@@ -1,5 +1,5 @@
 //! `GET /commands` with many clients that catch up from the start and never read: the binary's
-//! memory must not grow by a copy of the log per client (each copy is a few hundred KB here).
+//! memory must not grow by a copy of the log per client.
 
 mod common;
 
@@ -91,8 +91,8 @@ async fn hundreds_of_clients_catching_up_without_reading_cost_no_copy_of_the_log
     }
     let grown = peak - before;
     eprintln!("RSS {before:.1} MB -> {peak:.1} MB with {CLIENTS} clients catching up on {COMMANDS} commands");
-    // A copy of the log per client (the whole catch-up read at once) grows it by about 60 MB
-    // here; paged reads by a few MB.
+    // A copy of the log per client (the whole catch-up read at once) grows it by more than twice
+    // this bound (checked by making the page as large as the log); paged reads stay far below.
     assert!(grown < 25.0, "RSS grew {grown:.1} MB for {CLIENTS} clients ({before:.1} -> {peak:.1} MB)");
     // The host still answers.
     assert_eq!(client.get(format!("{base}/health")).send().await.unwrap().status(), 200);

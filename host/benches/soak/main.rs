@@ -12,17 +12,19 @@
 
 mod backend;
 mod incidents;
+#[path = "../shared/mod.rs"]
+mod shared;
 mod squatters;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use backend::Backend;
 use serde_json::Value;
+use shared::{pct, rss_kib, spawn_host};
 
 struct Options {
     minutes: f64,
@@ -108,42 +110,8 @@ struct Tally {
     last: Mutex<HashMap<String, Expect>>,
 }
 
-fn spawn_host(dir: &std::path::Path, backend: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sessionkeeper"))
-        .args(["serve", "--port", "0", "--laravel-api-url", backend, "--data-dir"])
-        .arg(dir)
-        .args(["--set", "syncSpacing=5", "--set", "maxConcurrentMessages=16", "--set", "requestTimeout=2000"])
-        // The breaker waits this long before probing a backend that came back (the default
-        // 180 s would make each drain minutes long).
-        .args(["--set", "circuitBreakerResetTimeout=10000"])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the host");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr =
-        line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect(&line).to_owned();
-    (child, addr)
-}
-
 fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
-
-fn pct(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)] as f64 / 1000.0
+    rss_kib(pid).0 as f64 / 1024.0
 }
 
 async fn health(client: &reqwest::Client, base: &str) -> Value {
@@ -198,7 +166,16 @@ fn main() {
 async fn run(o: Options) -> bool {
     let backend = Backend::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = spawn_host(dir.path(), &backend.url);
+    // The breaker waits `circuitBreakerResetTimeout` before probing a backend that came back:
+    // 10 s rather than the default 180 s, so that each recovery takes seconds, not minutes.
+    let settings = [
+        "syncSpacing=5",
+        "maxConcurrentMessages=16",
+        "requestTimeout=2000",
+        "circuitBreakerResetTimeout=10000",
+    ]
+    .map(String::from);
+    let (mut child, addr) = spawn_host(dir.path(), &backend.url, &settings, "error");
     let pid = child.id();
     let base = format!("http://{addr}");
     let client = reqwest::Client::new();
@@ -289,7 +266,7 @@ async fn run(o: Options) -> bool {
     let peak_rss = rss.iter().cloned().fold(0.0, f64::max);
     let final_rss = rss_mb(pid);
     let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-    let _ = child.wait();
+    let exit = child.wait().expect("the host's exit status");
 
     let mut all = std::mem::take(&mut *tally.all.lock().unwrap());
     all.sort_unstable();
@@ -369,6 +346,15 @@ async fn run(o: Options) -> bool {
     }
     if !wrong.is_empty() {
         failures.push(format!("{} sessions wrong at the backend, e.g. {}", wrong.len(), wrong[0]));
+    }
+    if tally.acked.load(Relaxed) == 0 {
+        failures.push("no event was acknowledged".into());
+    }
+    if tally.refused.load(Relaxed) != 0 {
+        failures.push(format!("{} valid events refused (4xx)", tally.refused.load(Relaxed)));
+    }
+    if !exit.success() {
+        failures.push(format!("the host stopped with {exit} after SIGTERM (its final snapshot failed?)"));
     }
     if tally.failed.load(Relaxed) != 0 {
         failures.push(format!("{} events got a 5xx or no answer from the host", tally.failed.load(Relaxed)));

@@ -268,7 +268,8 @@ impl Store {
                 // In the same transaction: no extra commit on the hot path.
                 tx.execute(TRACK_POSITION, [])?;
             }
-            trim(&tx, self.trim_upto)?;
+            // At least as many as are added: trimming keeps up with any load.
+            trim(&tx, self.trim_upto, entries.len())?;
         }
         tx.commit()?;
         self.tracked |= !entries.is_empty();
@@ -287,7 +288,8 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Stores a snapshot that includes every entry up to `upto` and drops those entries.
+    /// Stores a snapshot that includes every entry up to `upto`; the journal drops those entries
+    /// a chunk per commit from here on.
     /// A snapshot older than the one stored is ignored: the entries it would need are gone.
     pub fn save_snapshot(&mut self, upto: u64, state: &str) -> Result<(), StoreError> {
         if upto < self.trim_upto {
@@ -298,7 +300,7 @@ impl Store {
             "INSERT OR REPLACE INTO snapshot (id, upto, state) VALUES (1, ?1, ?2)",
             params![upto as i64, state],
         )?;
-        trim(&tx, upto)?;
+        trim(&tx, upto, 0)?;
         tx.execute(
             "DELETE FROM commands WHERE id <= (SELECT MAX(id) FROM commands) - ?1",
             params![crate::command_log::KEEP as i64],
@@ -329,10 +331,10 @@ impl Store {
 
 /// Deletes the oldest chunk of the journal entries up to `upto` (replay starts after the
 /// snapshot, so the ones not deleted yet are never read).
-fn trim(tx: &rusqlite::Transaction<'_>, upto: u64) -> Result<(), StoreError> {
+fn trim(tx: &rusqlite::Transaction<'_>, upto: u64, added: usize) -> Result<(), StoreError> {
     tx.execute(
         "DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE seq <= ?1 ORDER BY seq LIMIT ?2)",
-        params![upto as i64, TRIM_CHUNK],
+        params![upto as i64, TRIM_CHUNK.max(added as i64)],
     )?;
     Ok(())
 }

@@ -22,7 +22,8 @@ pub enum Job {
         /// Runs once the entries are committed (or failed to be).
         then: Continuation,
     },
-    /// Store a snapshot covering entries up to `upto` and drop them from the journal.
+    /// Store a snapshot covering entries up to `upto` (the journal drops them over the next
+    /// commits).
     Snapshot {
         /// Last journal sequence number the state includes.
         upto: u64,
@@ -51,9 +52,11 @@ impl Writer {
             .name("sk-store".into())
             .spawn(move || {
                 let (checkpoints, thread) = checkpoint::spawn(store.db.clone());
-                run(store, rx, &checkpoints);
+                let store = run(store, rx, &checkpoints);
                 drop(checkpoints);
                 let _ = thread.join();
+                // Last: the data directory's lock goes with the store.
+                drop(store);
             })
             .expect("spawn the store writer thread");
         (Self { tx }, join)
@@ -72,7 +75,7 @@ impl Writer {
     }
 }
 
-fn run(mut store: Store, rx: mpsc::Receiver<Job>, checkpoints: &checkpoint::Checkpoints) {
+fn run(mut store: Store, rx: mpsc::Receiver<Job>, checkpoints: &checkpoint::Checkpoints) -> Store {
     let mut pending: Option<Job> = None;
     // After a failed write nothing more is written: later entries would follow a hole, and a
     // snapshot would hold inputs whose requests were refused. A restart recovers.
@@ -82,7 +85,7 @@ fn run(mut store: Store, rx: mpsc::Receiver<Job>, checkpoints: &checkpoint::Chec
             Some(job) => job,
             None => match rx.recv() {
                 Ok(job) => job,
-                Err(_) => return,
+                Err(_) => return store,
             },
         };
         match job {
@@ -167,7 +170,7 @@ mod tests {
         let got: Vec<_> = rx.try_iter().collect();
         assert_eq!(got, (1..=100).map(|s| (s, true)).collect::<Vec<_>>());
         let store = Store::open(dir.path()).unwrap();
-        // The checkpoint thread leaves an empty WAL when the writer stops.
+        // Everything is in the database file when the writer has stopped.
         assert_eq!(store.wal_bytes(), 0);
         assert_eq!(store.journal_len().unwrap(), 100);
         assert_eq!(
