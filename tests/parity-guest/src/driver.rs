@@ -105,7 +105,7 @@ impl Driver {
         let now = step.now;
         let kind = step.kind();
         let with_snapshot =
-            index % self.snapshot_every == 0 || matches!(kind, StepKind::Peek | StepKind::Restart);
+            index.is_multiple_of(self.snapshot_every) || matches!(kind, StepKind::Peek | StepKind::Restart);
         let result = match kind {
             StepKind::Input(raw) => match serde_json::from_value::<Input>(raw) {
                 Ok(input) => self.handle(now, input),
