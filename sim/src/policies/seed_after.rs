@@ -222,7 +222,7 @@ impl PolicyModel for SeedAfter {
             self.sweep_inactive(now);
             self.next_inactive_sweep = (now / INACTIVE_SWEEP_MS + 1) * INACTIVE_SWEEP_MS;
         }
-        if now % TICK_MS == 0 {
+        if now.is_multiple_of(TICK_MS) {
             self.tick(now);
         }
     }
