@@ -12,7 +12,6 @@
 //!
 //! Traffic stays on 127.0.0.1; every loop is bounded in time and the host is stopped at the end.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -23,7 +22,7 @@ use axum::Router;
 mod reference;
 #[path = "shared/mod.rs"]
 mod shared;
-use shared::{pct, rss_kib, spawn_host};
+use shared::{announced_address, pct, rss_kib, spawn_host};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
 
@@ -334,10 +333,7 @@ fn spawn_reference() -> (Child, String) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the reference service");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr =
-        line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect(&line).to_owned();
+    let addr = announced_address(&mut child);
     (child, addr)
 }
 

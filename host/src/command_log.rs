@@ -102,10 +102,9 @@ impl CommandLog {
             let from = recent.front().map_or(0, |(id, _)| id - 1);
             return CatchUp { from, horizon: newest, live, missed: after - newest };
         }
-        let horizon = recent.back().map_or(after, |(id, _)| (*id).max(after));
-        let oldest = recent.front().map_or(horizon + 1, |(id, _)| *id);
-        let missed = oldest.saturating_sub(after + 1).min(horizon - after);
-        CatchUp { from: after.max(oldest.saturating_sub(1)), horizon, live, missed }
+        let oldest = recent.front().map_or(newest + 1, |(id, _)| *id);
+        let missed = oldest.saturating_sub(after + 1).min(newest - after);
+        CatchUp { from: after.max(oldest.saturating_sub(1)), horizon: newest, live, missed }
     }
 
     /// Up to [`PAGE`] kept commands after `after` and at most `horizon`.

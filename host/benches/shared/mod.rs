@@ -20,11 +20,15 @@ pub fn spawn_host(
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the host");
+    let addr = announced_address(&mut child);
+    (child, addr)
+}
+
+/// The `host:port` a started service prints on its first stdout line (`... http://ADDR`).
+pub fn announced_address(child: &mut Child) -> String {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr =
-        line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect(&line).to_owned();
-    (child, addr)
+    line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect(&line).to_owned()
 }
 
 /// Resident and peak resident memory of `pid`, in KiB.
